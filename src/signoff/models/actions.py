@@ -15,7 +15,7 @@ __all__ = [
     "ActionType",
     "RunStatus",
     "ActionRun",
-    "ActionCreate",
+    "ActionRequest",
     "ActionBatchItem",
     "ActionBatchCreate",
     "ActionBatchResult",
@@ -102,8 +102,8 @@ class ActionRun(Model):
         return self.status in TERMINAL_RUN_STATUSES
 
 
-class ActionCreate(RequestModel):
-    """Body of ``POST /v1/actions``."""
+class ActionRequest(RequestModel):
+    """One action to run: body of ``POST /v1/actions`` and the item of ``execute_many``."""
 
     connection_id: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
     action_type: ActionName
@@ -111,7 +111,7 @@ class ActionCreate(RequestModel):
     metadata: Metadata | None = None
 
 
-class ActionBatchItem(ActionCreate, kw_only=True):
+class ActionBatchItem(ActionRequest, kw_only=True):
     """One item of a batch: an action request with its own idempotency key."""
 
     idempotency_key: Annotated[str, msgspec.Meta(min_length=1, max_length=255)] | None = None

@@ -1,0 +1,493 @@
+"""Many concurrent waits, one connection: the client's wait hub.
+
+Every ``approvals.wait()`` (and ``actions.wait()``) of one client is served by a single
+reader of the tenant event stream (``GET /v1/events/stream``), so 10,000 concurrent waits
+cost one connection rather than 10,000 polls. How a wait works:
+
+1. It registers itself, then makes sure the reader is *live*: connected, with a known
+   position in the log. Only then does it read the current state, so a decision made
+   between the read and the next event cannot be missed; it arrives as an event.
+2. The current state is read through a small batcher: concurrent waits share
+   ``GET /v1/approvals?id=a,b,c`` calls of up to 100 ids.
+3. Every event for a waited id delivers the snapshot it carries; snapshots with a version
+   the waiter has already seen are dropped, so a replayed event changes nothing.
+
+The reader reconnects after a dropped connection with ``Last-Event-ID`` (the broker replays
+what was missed). When the broker says the position is too old (410), the reader starts again
+from now and re-reads every waited id. Where event streams do not work at all (a proxy that
+buffers them, a route that is missing), it long-polls ``GET /v1/events?wait=25`` instead:
+still one request at a time for all waits. The reader stops a few seconds after the last wait
+ends and starts again with the next one.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+
+import anyio
+import msgspec
+
+from ._spawn import spawn_background
+from .errors import APIConnectionError, APIStatusError, NotFoundError, SignoffError
+from .models import ActionRun, Approval, Page
+
+if TYPE_CHECKING:
+    from .client import AsyncSignoff
+
+__all__ = ["WaitHub", "WaitTimedOut", "APPROVALS", "ACTION_RUNS"]
+
+log = logging.getLogger("signoff")
+
+
+class Snapshot(Protocol):
+    """What can be waited on: a versioned state that eventually becomes terminal."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def version(self) -> int: ...
+    @property
+    def is_terminal(self) -> bool: ...
+
+
+S = TypeVar("S", bound=Snapshot)
+
+
+@dataclass(frozen=True)
+class Kind(Generic[S]):
+    """A kind of waitable subject: its events' type prefix, its model and its list route."""
+
+    event_prefix: str
+    model: type[S]
+    path: str
+
+    def decode(self, data: bytes | str) -> S:
+        return _decoder(self.model).decode(data)
+
+
+APPROVALS: Kind[Approval] = Kind("approval.", Approval, "/v1/approvals")
+ACTION_RUNS: Kind[ActionRun] = Kind("action.", ActionRun, "/v1/actions")
+_KINDS = (APPROVALS, ACTION_RUNS)
+_TYPES = ",".join(f"{kind.event_prefix}*" for kind in _KINDS)
+
+_decoders: dict[type[Any], msgspec.json.Decoder[Any]] = {}
+
+
+def _decoder(model: type[S]) -> msgspec.json.Decoder[S]:
+    found = _decoders.get(model)
+    if found is None:
+        found = _decoders[model] = msgspec.json.Decoder(model)
+    return found
+
+
+class _Envelope(msgspec.Struct):
+    """The part of an event the hub needs; ``data`` stays undecoded until someone waits on it."""
+
+    type: str
+    subject_id: str
+    data: msgspec.Raw
+    seq: int = 0
+
+
+_ENVELOPE = msgspec.json.Decoder(_Envelope)
+_ENVELOPE_PAGE = msgspec.json.Decoder(Page[_Envelope])
+
+
+class WaitTimedOut(Exception):
+    """Internal: the caller's timeout ran out; ``latest`` is the last state seen."""
+
+    def __init__(self, latest: Any) -> None:
+        super().__init__("timed out")
+        self.latest = latest
+
+
+class _Waiter:
+    __slots__ = ("done", "error", "kind", "latest", "subject_id")
+
+    def __init__(self, kind: Kind[Any], subject_id: str) -> None:
+        self.kind = kind
+        self.subject_id = subject_id
+        self.latest: Any = None
+        self.error: BaseException | None = None
+        self.done = anyio.Event()
+
+    def offer(self, snapshot: Snapshot) -> None:
+        if self.latest is None or snapshot.version > self.latest.version:
+            self.latest = snapshot
+            if snapshot.is_terminal:
+                self.done.set()
+
+    def fail(self, error: BaseException) -> None:
+        if not self.done.is_set():
+            self.error = error
+            self.done.set()
+
+
+def _fresh(error: BaseException) -> BaseException:
+    """A copy of a shared error, so raising it in many tasks does not pile up tracebacks."""
+    try:
+        return copy.copy(error)
+    except Exception:
+        return error
+
+
+class WaitHub:
+    """Serves every wait of one client from one event-stream reader."""
+
+    def __init__(self, client: AsyncSignoff, *, linger: float = 5.0) -> None:
+        self._client = client
+        self._linger = linger
+        self._waiters: dict[str, set[_Waiter]] = {}
+        self._count = 0
+        self._cursor: str | None = None  # our position in the log; None until live
+        self._resync_needed = False
+        self._pump_running = False
+        self._pump_scope: anyio.CancelScope | None = None
+        self._changed: anyio.Event | None = None
+        self._became_idle: anyio.Event | None = None
+        self._became_busy: anyio.Event | None = None
+        self._closed = False
+        self._readers: dict[str, _BatchReader[Any]] = {}
+        self.connections_opened = 0  # for tests and benchmarks
+
+    async def wait(self, kind: Kind[S], subject_id: str, timeout: float | None) -> S:
+        """Return ``subject_id``'s state once terminal; raise `WaitTimedOut` after ``timeout``."""
+        waiter = _Waiter(kind, subject_id)
+        self._add(waiter)
+        try:
+            with anyio.fail_after(timeout):
+                await self._until_live(waiter)
+                if not waiter.done.is_set():
+                    waiter.offer(await self._reader(kind).read(subject_id))
+                await waiter.done.wait()
+        except TimeoutError:
+            if waiter.latest is None:
+                raise APIConnectionError(
+                    f"could not read {subject_id} within the {timeout} s timeout"
+                ) from None
+            raise WaitTimedOut(waiter.latest) from None
+        finally:
+            self._remove(waiter)
+        if waiter.error is not None:
+            raise _fresh(waiter.error)
+        latest: S = waiter.latest
+        return latest
+
+    async def aclose(self) -> None:
+        """Stop the reader and fail every wait still running."""
+        self._closed = True
+        if self._pump_scope is not None:
+            self._pump_scope.cancel()
+        self._fail_all(SignoffError("the client was closed while waiting"))
+
+    # -- registration ---------------------------------------------------------------------
+
+    def _add(self, waiter: _Waiter) -> None:
+        self._waiters.setdefault(waiter.subject_id, set()).add(waiter)
+        self._count += 1
+        if self._count == 1:
+            if self._became_busy is not None:
+                self._became_busy.set()
+            self._became_idle = None
+
+    def _remove(self, waiter: _Waiter) -> None:
+        group = self._waiters.get(waiter.subject_id)
+        if group is None or waiter not in group:
+            return
+        group.discard(waiter)
+        if not group:
+            del self._waiters[waiter.subject_id]
+        self._count -= 1
+        if self._count == 0:
+            if self._became_idle is not None:
+                self._became_idle.set()
+            self._became_busy = None
+
+    def _fail_all(self, error: BaseException) -> None:
+        for group in self._waiters.values():
+            for waiter in group:
+                waiter.fail(error)
+        self._notify()
+
+    def _notify(self) -> None:
+        """Wake everyone waiting for the hub's state (live, failed, closed) to change."""
+        changed, self._changed = self._changed, None
+        if changed is not None:
+            changed.set()
+
+    async def _until_live(self, waiter: _Waiter) -> None:
+        while self._cursor is None and not waiter.done.is_set():
+            if self._closed:
+                raise SignoffError("the client is closed")
+            if not self._pump_running:
+                self._start_pump()
+            if self._changed is None:
+                self._changed = anyio.Event()
+            await self._changed.wait()
+
+    def _reader(self, kind: Kind[S]) -> _BatchReader[S]:
+        reader = self._readers.get(kind.event_prefix)
+        if reader is None:
+            reader = self._readers[kind.event_prefix] = _BatchReader(self._client, kind)
+        return reader
+
+    # -- the reader -----------------------------------------------------------------------
+
+    def _start_pump(self) -> None:
+        self._pump_running = True
+        spawn_background(self._pump, name="signoff-wait-hub")
+
+    async def _pump(self) -> None:
+        error: BaseException | None = None
+        stopped_idle = False
+        try:
+            with anyio.CancelScope() as scope:
+                self._pump_scope = scope
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(self._stop_when_idle, tg.cancel_scope)
+                    error = await self._follow()
+                    tg.cancel_scope.cancel()
+                stopped_idle = error is None and not scope.cancel_called
+        finally:
+            self._pump_running = False
+            self._pump_scope = None
+            self._cursor = None
+            if error is not None:
+                log.debug("wait hub stopped: %r", error)
+                self._fail_all(error)
+            self._notify()
+        # A wait may have registered while the reader was shutting down for idleness.
+        if stopped_idle and self._count and not self._closed:
+            self._start_pump()
+
+    async def _stop_when_idle(self, scope: anyio.CancelScope) -> None:
+        while True:
+            if self._count:
+                self._became_idle = anyio.Event()
+                await self._became_idle.wait()
+            self._became_busy = busy = anyio.Event()
+            with anyio.move_on_after(self._linger):
+                await busy.wait()
+            if not self._count:
+                scope.cancel()
+                return
+
+    async def _follow(self) -> BaseException | None:
+        """Follow the event log until cancelled; return the error that ends it for good."""
+        from ._sse import StreamUnavailableError
+
+        try:
+            try:
+                await self._follow_stream()
+            except StreamUnavailableError as exc:
+                log.debug("event stream unavailable (%s); long-polling instead", exc)
+                await self._follow_polling()
+        except Exception as exc:
+            return exc
+        return None
+
+    async def _follow_stream(self) -> None:
+        while True:
+            params: dict[str, Any] = {"types": _TYPES}
+            if self._cursor is None:
+                params["after"] = "now"
+            source = self._client._event_source(
+                "/v1/events/stream", params=params, last_event_id=self._cursor
+            )
+            self.connections_opened += 1
+            try:
+                async with source:
+                    async for sse in source:
+                        if sse.event == "ready":
+                            await self._went_live(sse.id)
+                        elif sse.data:
+                            self._dispatch(_ENVELOPE.decode(sse.data))
+                            if sse.id:
+                                self._cursor = sse.id
+                    return  # pragma: no cover - the source reconnects until closed
+            except APIStatusError as exc:
+                if exc.status_code != 410:
+                    raise
+                self._expired_cursor()
+
+    async def _follow_polling(self) -> None:
+        backoff = 0.5
+        while True:
+            live = self._cursor is not None
+            params: dict[str, Any] = {
+                "types": _TYPES,
+                "after": self._cursor or "now",
+                "limit": 1000,
+                "wait": 25 if live else 0,
+            }
+            try:
+                response = await self._client.request(
+                    "GET", "/v1/events", params=params, timeout=40.0
+                )
+            except APIStatusError as exc:
+                if exc.status_code == 410:
+                    self._expired_cursor()
+                    continue
+                if exc.status_code < 500:
+                    raise
+                await anyio.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+                continue
+            except APIConnectionError:
+                await anyio.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+                continue
+            backoff = 0.5
+            page = _ENVELOPE_PAGE.decode(response.content)
+            for envelope in page.data:
+                self._dispatch(envelope)
+            if not live:
+                await self._went_live(page.next_cursor)
+            elif page.next_cursor:
+                self._cursor = page.next_cursor
+
+    async def _went_live(self, cursor: str | None) -> None:
+        self._cursor = cursor or "0"
+        self._notify()
+        if self._resync_needed:
+            self._resync_needed = False
+            await self._resync()
+
+    def _expired_cursor(self) -> None:
+        """The broker no longer has our position: start from now and re-read every wait."""
+        log.debug("event cursor %s expired; re-reading waited ids", self._cursor)
+        self._cursor = None
+        self._resync_needed = True
+
+    async def _resync(self) -> None:
+        async with anyio.create_task_group() as tg:
+            for subject_id, group in list(self._waiters.items()):
+                kind = next(iter(group)).kind
+                tg.start_soon(self._reread, self._reader(kind), subject_id)
+
+    async def _reread(self, reader: _BatchReader[Any], subject_id: str) -> None:
+        try:
+            snapshot = await reader.read(subject_id)
+        except SignoffError as exc:
+            for waiter in list(self._waiters.get(subject_id, ())):
+                waiter.fail(exc)
+            return
+        for waiter in list(self._waiters.get(subject_id, ())):
+            waiter.offer(snapshot)
+
+    def _dispatch(self, envelope: _Envelope) -> None:
+        waiters = self._waiters.get(envelope.subject_id)
+        if not waiters:
+            return
+        for kind in _KINDS:
+            if envelope.type.startswith(kind.event_prefix):
+                snapshot = kind.decode(envelope.data)
+                for waiter in list(waiters):
+                    waiter.offer(snapshot)
+                return
+
+
+# -- batched reads ------------------------------------------------------------------------
+
+_RETRY = object()
+
+
+class _Slot:
+    __slots__ = ("error", "event", "value")
+
+    def __init__(self) -> None:
+        self.event = anyio.Event()
+        self.value: Any = None
+        self.error: object = None
+
+    def settle(self, value: Any = None, error: object = None) -> None:
+        if not self.event.is_set():
+            self.value, self.error = value, error
+            self.event.set()
+
+
+class _BatchReader(Generic[S]):
+    """Reads many ids' current state in few requests: concurrent reads share one list call."""
+
+    batch_size = 100
+
+    def __init__(self, client: AsyncSignoff, kind: Kind[S]) -> None:
+        self._client = client
+        self._kind = kind
+        self._queue: dict[str, list[_Slot]] = {}
+        self._flushing = False
+
+    async def read(self, subject_id: str) -> S:
+        while True:
+            slot = _Slot()
+            self._queue.setdefault(subject_id, []).append(slot)
+            if not self._flushing:
+                self._flushing = True
+                try:
+                    await self._flush()
+                finally:
+                    self._flushing = False
+            await slot.event.wait()
+            if slot.error is _RETRY:
+                continue  # the reader that took our id was cancelled; ask again
+            if isinstance(slot.error, BaseException):
+                raise _fresh(slot.error)
+            value: S = slot.value
+            return value
+
+    async def _flush(self) -> None:
+        # One checkpoint lets every wait started in the same tick join the first batch.
+        await anyio.lowlevel.checkpoint()
+        while self._queue:
+            ids = list(itertools.islice(self._queue, self.batch_size))
+            batch = {subject_id: self._queue.pop(subject_id) for subject_id in ids}
+            try:
+                found = await self._fetch(ids)
+            except BaseException as exc:
+                failure: object = exc if isinstance(exc, Exception) else _RETRY
+                _settle_all(batch, error=failure)
+                _settle_all(self._queue, error=_RETRY)
+                self._queue.clear()
+                if failure is _RETRY:
+                    raise
+                return
+            for subject_id, slots in batch.items():
+                snapshot = found.get(subject_id)
+                if snapshot is None:
+                    error = NotFoundError(
+                        f"{subject_id} was not found", status_code=404, type="not_found"
+                    )
+                    _settle_all({subject_id: slots}, error=error)
+                else:
+                    _settle_all({subject_id: slots}, value=snapshot)
+
+    async def _fetch(self, ids: list[str]) -> dict[str, S]:
+        from urllib.parse import quote
+
+        kind = self._kind
+        if len(ids) == 1:
+            try:
+                one = await self._client._get(
+                    f"{kind.path}/{quote(ids[0], safe='')}", cast_to=kind.model
+                )
+            except NotFoundError:
+                return {}
+            return {one.id: one}
+        page = await self._client._get(
+            kind.path, cast_to=_page_of(kind.model), params={"id": ids, "limit": len(ids)}
+        )
+        return {item.id: item for item in page.data}
+
+
+def _page_of(model: type[S]) -> type[Page[S]]:
+    return Page[model]  # type: ignore[valid-type]
+
+
+def _settle_all(batch: dict[str, list[_Slot]], value: Any = None, error: object = None) -> None:
+    for slots in batch.values():
+        for slot in slots:
+            slot.settle(value, error)

@@ -1,0 +1,59 @@
+"""What every resource shares: a reference to the client and argument checking."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import quote
+
+import msgspec
+
+if TYPE_CHECKING:
+    from ..client import AsyncSignoff
+
+M = TypeVar("M")
+
+__all__ = ["Resource", "build_body", "path_id", "to_seconds"]
+
+
+class Resource:
+    """Base class of the resources; each holds the client that created it."""
+
+    def __init__(self, client: AsyncSignoff) -> None:
+        self._client = client
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}>"
+
+
+def build_body(model: type[M], fields: Mapping[str, Any]) -> M:
+    """Validate keyword arguments against a request model before anything is sent.
+
+    The broker validates too, but a mistake caught here costs no round trip and the error
+    names the argument: ``ValueError: invalid ApprovalCreate: Expected `int` >= 1 - at
+    `$.expires_in```.
+    """
+    present = {name: value for name, value in fields.items() if value is not None}
+    try:
+        return msgspec.convert(present, model)
+    except msgspec.ValidationError as exc:
+        raise ValueError(f"invalid {model.__name__}: {exc}") from None
+
+
+def path_id(value: str, what: str) -> str:
+    """Check an id taken from the caller and quote it for use in a URL path."""
+    if not isinstance(value, str) or not value or len(value) > 200:
+        raise ValueError(f"{what} must be a non-empty string of at most 200 characters")
+    return quote(value, safe="")
+
+
+def to_seconds(value: float | timedelta | None, what: str) -> int | None:
+    """Whole seconds (rounded up) from a number of seconds or a timedelta."""
+    if value is None:
+        return None
+    seconds = value.total_seconds() if isinstance(value, timedelta) else float(value)
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise ValueError(f"{what} must be a positive number of seconds, got {value!r}")
+    return math.ceil(seconds)

@@ -1,0 +1,213 @@
+"""``client.approvals``: ask for a human decision, read it, make it, wait for it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, Literal
+
+from .._streaming import AsyncStream
+from .._waits import APPROVALS, WaitTimedOut
+from ..errors import ApprovalTimeout
+from ..models import (
+    Approval,
+    ApprovalCancel,
+    ApprovalCreate,
+    DecisionCreate,
+    JSONObject,
+    MetadataValue,
+)
+from ._base import Resource, build_body, path_id, to_seconds
+
+if TYPE_CHECKING:
+    from .._pagination import AsyncPaginator
+
+__all__ = ["Approvals"]
+
+#: The longest a single long-poll is held by the broker (seconds).
+_MAX_HOLD = 25
+
+
+class Approvals(Resource):
+    """Approvals: a human decision on one proposed call."""
+
+    async def create(
+        self,
+        *,
+        action: str,
+        summary: str | None = None,
+        reason: str | None = None,
+        function_name: str | None = None,
+        arguments: JSONObject | None = None,
+        context: JSONObject | None = None,
+        metadata: dict[str, MetadataValue] | None = None,
+        expires_in: float | timedelta | None = None,
+        callback_url: str | None = None,
+        dedup_key: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Approval:
+        """Ask for a decision on ``action``; policies may settle it at once.
+
+        The returned approval is ``pending`` unless a policy allowed or denied it on the spot.
+        With ``dedup_key``, an existing pending approval with the same key is returned instead
+        of a new one. Retries reuse one idempotency key, so a retry never asks twice.
+        """
+        body = build_body(
+            ApprovalCreate,
+            {
+                "action": action,
+                "summary": summary,
+                "reason": reason,
+                "function_name": function_name,
+                "arguments": arguments,
+                "context": context,
+                "metadata": metadata,
+                "expires_in": to_seconds(expires_in, "expires_in"),
+                "callback_url": callback_url,
+                "dedup_key": dedup_key,
+            },
+        )
+        return await self._client._post(
+            "/v1/approvals", cast_to=Approval, body=body, idempotency_key=idempotency_key
+        )
+
+    async def get(
+        self, approval_id: str, *, wait: float | None = None, after_version: int | None = None
+    ) -> Approval:
+        """Read an approval. With ``wait`` (≤ 25 s), the broker holds the request until the
+        approval's version passes ``after_version`` or it is decided (a long-poll)."""
+        params: dict[str, Any] = {}
+        if wait is not None:
+            if not 0 <= wait <= _MAX_HOLD:
+                raise ValueError(f"wait must be between 0 and {_MAX_HOLD} seconds, got {wait!r}")
+            params["wait"] = wait
+        if after_version is not None:
+            params["after_version"] = after_version
+        timeout = None if wait is None else wait + 15.0
+        return await self._client._get(
+            f"/v1/approvals/{path_id(approval_id, 'approval_id')}",
+            cast_to=Approval,
+            params=params,
+            timeout=timeout,
+        )
+
+    def list(
+        self,
+        *,
+        status: str | Sequence[str] | None = None,
+        action: str | None = None,
+        ids: Sequence[str] | None = None,
+        limit: int | None = None,
+    ) -> AsyncPaginator[Approval]:
+        """List approvals, newest first; iterating the result fetches pages as it goes.
+
+        ``limit`` is the page size (1-200). ``ids`` fetches up to 100 known approvals at once.
+        """
+        if limit is not None and not 1 <= limit <= 200:
+            raise ValueError(f"limit must be between 1 and 200, got {limit!r}")
+        if ids is not None and len(ids) > 100:
+            raise ValueError("ids takes at most 100 approval ids per call")
+        params = {"status": status, "action": action, "id": ids, "limit": limit}
+        return self._client._paginate("/v1/approvals", item_type=Approval, params=params)
+
+    async def decide(
+        self,
+        approval_id: str,
+        decision: Literal["approve", "deny"],
+        *,
+        comment: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Approval:
+        """Approve or deny a pending approval (needs the ``approvals:decide`` scope).
+
+        Raises `ConflictError` if it was already decided, expired or cancelled.
+        """
+        body = build_body(DecisionCreate, {"decision": decision, "comment": comment})
+        return await self._client._post(
+            f"/v1/approvals/{path_id(approval_id, 'approval_id')}/decision",
+            cast_to=Approval,
+            body=body,
+            idempotency_key=idempotency_key,
+        )
+
+    async def approve(self, approval_id: str, *, comment: str | None = None) -> Approval:
+        """Shorthand for ``decide(approval_id, "approve", comment=...)``."""
+        return await self.decide(approval_id, "approve", comment=comment)
+
+    async def deny(self, approval_id: str, *, comment: str | None = None) -> Approval:
+        """Shorthand for ``decide(approval_id, "deny", comment=...)``."""
+        return await self.decide(approval_id, "deny", comment=comment)
+
+    async def cancel(
+        self,
+        approval_id: str,
+        *,
+        comment: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Approval:
+        """Withdraw a pending approval. Raises `ConflictError` if it is no longer pending."""
+        body = build_body(ApprovalCancel, {"comment": comment})
+        return await self._client._post(
+            f"/v1/approvals/{path_id(approval_id, 'approval_id')}/cancel",
+            cast_to=Approval,
+            body=body,
+            idempotency_key=idempotency_key,
+        )
+
+    async def wait(self, approval_id: str, *, timeout: float | None = None) -> Approval:
+        """Wait until the approval is decided, expired or cancelled, and return it.
+
+        Returns denied, expired and cancelled approvals too (check ``status``); only running
+        out of ``timeout`` seconds raises (`ApprovalTimeout`, carrying the last state seen).
+        Waits stream: every concurrent wait of this client shares one event stream, and the
+        result arrives within milliseconds of the decision. ``timeout=None`` waits until the
+        approval itself expires.
+        """
+        path_id(approval_id, "approval_id")
+        if timeout is not None and timeout <= 0:
+            raise ValueError(f"timeout must be positive, got {timeout!r}")
+        try:
+            return await self._client._wait_hub.wait(APPROVALS, approval_id, timeout)
+        except WaitTimedOut as exc:
+            raise ApprovalTimeout(exc.latest) from None
+
+    def stream(self, approval_id: str) -> AsyncStream[Approval]:
+        """Each new state of one approval, starting with the current one, until it is final.
+
+        ``async with client.approvals.stream(id) as updates: async for a in updates: ...``.
+        Reconnects after a dropped connection; falls back to long-polling where event streams
+        do not get through.
+        """
+        return AsyncStream(self._stream(path_id(approval_id, "approval_id")))
+
+    async def _stream(self, quoted_id: str) -> AsyncGenerator[Approval, None]:
+        from .._sse import StreamUnavailableError
+
+        seen = 0
+        try:
+            source = self._client._event_source(f"/v1/approvals/{quoted_id}/events")
+            async with source:
+                async for sse in source:
+                    if not sse.data:
+                        continue
+                    snapshot = APPROVALS.decode(sse.data)
+                    if snapshot.version <= seen:
+                        continue  # replayed after a reconnect
+                    seen = snapshot.version
+                    yield snapshot
+                    if snapshot.is_terminal:
+                        return
+        except StreamUnavailableError:
+            pass
+        while True:  # long-poll fallback
+            snapshot = await self._client._get(
+                f"/v1/approvals/{quoted_id}",
+                cast_to=Approval,
+                params={"wait": _MAX_HOLD, "after_version": seen},
+                timeout=_MAX_HOLD + 15.0,
+            )
+            if snapshot.version > seen:
+                seen = snapshot.version
+                yield snapshot
+            if snapshot.is_terminal:
+                return

@@ -1,0 +1,312 @@
+"""``/v1/approvals``: create, read (and long-poll), list, stream, decide, cancel."""
+
+from __future__ import annotations
+
+import anyio
+from starlette.responses import Response
+
+from ...models import (
+    TERMINAL_APPROVAL_STATUSES,
+    Approval,
+    ApprovalCancel,
+    ApprovalCreate,
+    ApprovalStatus,
+    DecisionCreate,
+    Page,
+)
+from ..http import ApiError, JSONResponse, decode_body, query_float, query_int, query_list
+from ..idempotency import run_write
+from ..operation import Call, Operation, Param
+from ..sse import EventStreamResponse, frame
+from ..store.base import ApprovalFilter, ApprovalWrite
+from .common import (
+    CURSOR,
+    IDEMPOTENCY_KEY,
+    LAST_EVENT_ID,
+    STANDARD_ERRORS,
+    WRITE_ERRORS,
+    cursor_param,
+    encode,
+    limit_param,
+    page_limit,
+    page_response,
+    path_param,
+)
+
+__all__ = ["OPERATIONS"]
+
+_STATUSES = {status.value for status in ApprovalStatus}
+_MAX_IDS = 100
+_ID = path_param("approval_id", "The approval's id (`apr_...`).")
+
+
+def _created(write: ApprovalWrite) -> tuple[int, bytes]:
+    return (201 if write.created else 200), encode(write.approval)
+
+
+def _ok(approval: Approval) -> tuple[int, bytes]:
+    return 200, encode(approval)
+
+
+async def create_approval(call: Call) -> Response:
+    """Create an approval; the policies may decide it at once."""
+    spec = await decode_body(call.request, ApprovalCreate)
+    assert spec is not None
+    broker = call.broker
+    result = await run_write(
+        call,
+        _created,
+        lambda claim: broker.store.create_approval(
+            call.tenant_id,
+            spec,
+            actor=call.auth.key_id,
+            default_expires_in=broker.config.default_expires_in,
+            claim=claim,
+        ),
+    )
+    if isinstance(result, Response):
+        return result
+    if result.created and result.approval.status == ApprovalStatus.PENDING:
+        broker.sweeper.notice(result.approval.expires_at)
+    status, body = _created(result)
+    return JSONResponse(body, status_code=status)
+
+
+async def get_approval(call: Call) -> Response:
+    """One approval; with ``wait``, held until it changes past ``after_version``."""
+    request, broker = call.request, call.broker
+    approval_id = request.path_params["approval_id"]
+    wait = query_float(request, "wait", maximum=broker.config.max_wait)
+    after_version = query_int(request, "after_version", default=None, minimum=0)
+    store, hub = broker.store, broker.hub
+    if not wait:
+        return JSONResponse(await store.get_approval(call.tenant_id, approval_id))
+    broker.stream_slots.acquire(call.auth.key_id)
+    try:
+        deadline = anyio.current_time() + wait
+        while True:
+            changed = hub.watch(call.tenant_id)  # before reading: no change can slip between
+            approval = await store.get_approval(call.tenant_id, approval_id)
+            if after_version is None:
+                after_version = approval.version
+            remaining = deadline - anyio.current_time()
+            if (
+                approval.version > after_version
+                or approval.status in TERMINAL_APPROVAL_STATUSES
+                or hub.closed
+                or remaining <= 0
+            ):
+                return JSONResponse(approval)
+            with anyio.move_on_after(remaining):
+                await changed.wait()
+    finally:
+        broker.stream_slots.release(call.auth.key_id)
+
+
+async def list_approvals(call: Call) -> Response:
+    """Approvals newest first, filtered by status, action and id."""
+    request = call.request
+    statuses = query_list(request, "status")
+    unknown = sorted(set(statuses) - _STATUSES)
+    if unknown:
+        raise ApiError(
+            400,
+            "invalid_request",
+            f"unknown status {unknown[0]!r}; one of {', '.join(sorted(_STATUSES))}",
+            {"parameter": "status"},
+        )
+    ids = query_list(request, "id")
+    if len(ids) > _MAX_IDS:
+        raise ApiError(
+            400,
+            "invalid_request",
+            f"at most {_MAX_IDS} ids per request, got {len(ids)}",
+            {"parameter": "id"},
+        )
+    filters = ApprovalFilter(
+        statuses=tuple(dict.fromkeys(statuses)),
+        action=request.query_params.get("action") or None,
+        ids=tuple(dict.fromkeys(ids)),
+    )
+    page = await call.broker.store.list_approvals(
+        call.tenant_id, filters, limit=page_limit(request, 50, 200), cursor=cursor_param(request)
+    )
+    return page_response(page.items, page.next_cursor)
+
+
+class _ApprovalFeed:
+    """Frames for one approval: each new version, until a terminal status."""
+
+    def __init__(self, call: Call, approval: Approval) -> None:
+        self._call = call
+        self._version = approval.version
+
+    def watch(self) -> anyio.Event:
+        return self._call.broker.hub.watch(self._call.tenant_id)
+
+    async def read(self) -> tuple[list[bytes], bool]:
+        call = self._call
+        approval = await call.broker.store.get_approval(
+            call.tenant_id, call.request.path_params["approval_id"]
+        )
+        frames = []
+        if approval.version > self._version:
+            self._version = approval.version
+            frames.append(
+                frame(id=approval.version, event=f"approval.{approval.status}", data=approval)
+            )
+        return frames, approval.status in TERMINAL_APPROVAL_STATUSES
+
+
+async def stream_approval(call: Call) -> Response:
+    """SSE: the approval's current state, then every change, closed after a terminal one."""
+    broker = call.broker
+    # Reading first answers 404 before any stream starts. A reconnect (Last-Event-ID) gets
+    # the snapshot again; clients drop the versions they have seen.
+    approval = await broker.store.get_approval(
+        call.tenant_id, call.request.path_params["approval_id"]
+    )
+    key_id = call.auth.key_id
+    broker.stream_slots.acquire(key_id)
+    prelude = b"retry: 3000\n" + frame(
+        id=approval.version, event="approval.snapshot", data=approval
+    )
+    return EventStreamResponse(
+        _ApprovalFeed(call, approval),
+        prelude=prelude,
+        hub=broker.hub,
+        heartbeat=broker.config.heartbeat_interval,
+        lifetime=broker.config.approval_stream_lifetime,
+        on_close=lambda: broker.stream_slots.release(key_id),
+    )
+
+
+async def decide_approval(call: Call) -> Response:
+    """Approve or deny a pending approval; 409 when it is no longer pending."""
+    spec = await decode_body(call.request, DecisionCreate)
+    assert spec is not None
+    approval_id = call.request.path_params["approval_id"]
+    result = await run_write(
+        call,
+        _ok,
+        lambda claim: call.broker.store.decide_approval(
+            call.tenant_id,
+            approval_id,
+            approve=spec.decision == "approve",
+            comment=spec.comment,
+            actor=call.auth.key_id,
+            claim=claim,
+        ),
+    )
+    return result if isinstance(result, Response) else JSONResponse(result)
+
+
+async def cancel_approval(call: Call) -> Response:
+    """Withdraw a pending approval; 409 when it is no longer pending."""
+    spec = await decode_body(call.request, ApprovalCancel, optional=True)
+    approval_id = call.request.path_params["approval_id"]
+    result = await run_write(
+        call,
+        _ok,
+        lambda claim: call.broker.store.cancel_approval(
+            call.tenant_id,
+            approval_id,
+            comment=spec.comment if spec else None,
+            actor=call.auth.key_id,
+            claim=claim,
+        ),
+    )
+    return result if isinstance(result, Response) else JSONResponse(result)
+
+
+_WAIT = Param(
+    "wait",
+    "query",
+    {"type": "number", "minimum": 0, "maximum": 25},
+    "Long-poll: hold the request up to this many seconds (at most 25) for a change.",
+)
+_AFTER_VERSION = Param(
+    "after_version",
+    "query",
+    {"type": "integer", "minimum": 0},
+    "Long-poll: answer once the approval's version is greater than this.",
+)
+_LIST_PARAMS = (
+    Param("status", "query", {"type": "string"}, "Status filter; repeatable or comma-separated."),
+    Param("action", "query", {"type": "string"}, "Exact action name."),
+    Param(
+        "id",
+        "query",
+        {"type": "string"},
+        "Approval ids (at most 100); repeatable or comma-separated.",
+    ),
+    limit_param(50, 200),
+    CURSOR,
+)
+
+OPERATIONS = (
+    Operation(
+        "POST",
+        "/v1/approvals",
+        "Create an approval",
+        create_approval,
+        scopes=("approvals:write",),
+        body=ApprovalCreate,
+        responses={201: Approval, 200: Approval},
+        errors=WRITE_ERRORS,
+        params=(IDEMPOTENCY_KEY,),
+    ),
+    Operation(
+        "GET",
+        "/v1/approvals",
+        "List approvals, newest first",
+        list_approvals,
+        scopes=("approvals:read",),
+        responses={200: Page[Approval]},
+        errors=STANDARD_ERRORS,
+        params=_LIST_PARAMS,
+    ),
+    Operation(
+        "GET",
+        "/v1/approvals/{approval_id}",
+        "Get an approval (long-poll with wait)",
+        get_approval,
+        scopes=("approvals:read",),
+        responses={200: Approval},
+        errors=STANDARD_ERRORS,
+        params=(_ID, _WAIT, _AFTER_VERSION),
+    ),
+    Operation(
+        "GET",
+        "/v1/approvals/{approval_id}/events",
+        "Stream an approval's changes (SSE)",
+        stream_approval,
+        scopes=("approvals:read",),
+        stream=True,
+        errors=STANDARD_ERRORS,
+        params=(_ID, LAST_EVENT_ID),
+    ),
+    Operation(
+        "POST",
+        "/v1/approvals/{approval_id}/decision",
+        "Approve or deny",
+        decide_approval,
+        scopes=("approvals:decide",),
+        body=DecisionCreate,
+        responses={200: Approval},
+        errors=WRITE_ERRORS,
+        params=(_ID, IDEMPOTENCY_KEY),
+    ),
+    Operation(
+        "POST",
+        "/v1/approvals/{approval_id}/cancel",
+        "Cancel a pending approval",
+        cancel_approval,
+        scopes=("approvals:write",),
+        body=ApprovalCancel,
+        body_required=False,
+        responses={200: Approval},
+        errors=WRITE_ERRORS,
+        params=(_ID, IDEMPOTENCY_KEY),
+    ),
+)

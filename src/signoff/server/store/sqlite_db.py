@@ -1,0 +1,318 @@
+"""SQLite plumbing: the one connection, units of work, migrations, and the helpers every
+table shares (event append with its hash chain, idempotency claims, cursors, JSON columns).
+
+Every transaction is one synchronous function run in one worker-thread hop, serialized by a
+``CapacityLimiter(1)``: the connection is never used by two threads at once, and a write
+never waits on the event loop halfway through.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import sqlite3
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from importlib import resources
+from typing import Any, TypeVar
+
+import anyio
+import anyio.to_thread
+import msgspec
+
+from ..chain import canonical_json, entry_hash
+from ..ids import format_ts, new_id, parse_ts, utcnow
+from .base import IdempotencyClaim, IdempotencyHit, IdempotencyRecord, InvalidCursor
+
+__all__ = ["Database", "Tx", "encode_cursor", "decode_cursor", "dumps", "loads", "ts", "opt_ts"]
+
+T = TypeVar("T")
+
+_json_encoder = msgspec.json.Encoder()
+
+
+def dumps(value: Any) -> str:
+    """JSON text for a JSON column."""
+    return _json_encoder.encode(value).decode()
+
+
+def loads(text: str | None) -> Any:
+    """A JSON column's value (None stays None)."""
+    return None if text is None else msgspec.json.decode(text)
+
+
+def ts(value: datetime) -> str:
+    """A timestamp column's text."""
+    return format_ts(value)
+
+
+def opt_ts(text: str | None) -> datetime | None:
+    """A nullable timestamp column's value."""
+    return None if text is None else parse_ts(text)
+
+
+def encode_cursor(kind: str, *position: Any) -> str:
+    """An opaque list cursor: which list it belongs to and where the page ended."""
+    raw = msgspec.json.encode([kind, *position])
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def decode_cursor(kind: str, cursor: str, arity: int) -> list[Any]:
+    """The position inside a cursor from `encode_cursor`; `InvalidCursor` if it is not one."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        value = msgspec.json.decode(raw)
+    except (binascii.Error, ValueError, msgspec.DecodeError) as exc:
+        raise InvalidCursor(cursor) from exc
+    if (
+        not isinstance(value, list)
+        or len(value) != arity + 1
+        or value[0] != kind
+        or not all(isinstance(v, int) and not isinstance(v, bool) for v in value[1:])
+    ):
+        raise InvalidCursor(cursor)
+    return value[1:]
+
+
+class Tx:
+    """One open transaction: the connection, its clock reading, and what it appended."""
+
+    def __init__(self, conn: sqlite3.Connection, now: datetime, idempotency_ttl: float) -> None:
+        self.conn = conn
+        self.now = now
+        self.idempotency_ttl = idempotency_ttl
+        #: tenant id -> last seq appended, to wake that tenant's waiters after commit.
+        self.appended: dict[str, int] = {}
+
+    def execute(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
+        """Run one statement."""
+        return self.conn.execute(sql, params)
+
+    def append_event(
+        self, tenant_id: str, type: str, subject_id: str, actor: str | None, data: dict[str, Any]
+    ) -> int:
+        """Append an event to the tenant's log, next in seq and linked into the hash chain."""
+        head = self.execute(
+            "SELECT last_seq, last_hash FROM tenants WHERE id = ?", (tenant_id,)
+        ).fetchone()
+        seq = int(head[0]) + 1
+        prev_hash = bytes(head[1])
+        event_id = new_id("evt")
+        digest = entry_hash(
+            prev_hash,
+            tenant_id=tenant_id,
+            seq=seq,
+            id=event_id,
+            type=type,
+            subject_id=subject_id,
+            actor=actor,
+            created_at=self.now,
+            data=data,
+        )
+        self.execute(
+            "INSERT INTO events (tenant_id, seq, id, type, subject_id, actor, created_at, data,"
+            " prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                tenant_id,
+                seq,
+                event_id,
+                type,
+                subject_id,
+                actor,
+                ts(self.now),
+                canonical_json(data).decode(),
+                prev_hash,
+                digest,
+            ),
+        )
+        self.execute(
+            "UPDATE tenants SET last_seq = ?, last_hash = ? WHERE id = ?", (seq, digest, tenant_id)
+        )
+        self.appended[tenant_id] = seq
+        return seq
+
+    def claim(self, tenant_id: str, claim: IdempotencyClaim[Any] | None) -> None:
+        """Claim an idempotency key in this transaction; `IdempotencyHit` if it was claimed."""
+        if claim is None:
+            return
+        # A key past its 24 h that the sweeper has not reached yet is free again.
+        self.execute(
+            "DELETE FROM idempotency_keys WHERE tenant_id = ? AND key = ? AND expires_at <= ?",
+            (tenant_id, claim.key, ts(self.now)),
+        )
+        claimed = self.execute(
+            "INSERT INTO idempotency_keys (tenant_id, key, api_key_id, method, path, fingerprint,"
+            " state, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, 'in_progress', ?, ?)"
+            " ON CONFLICT (tenant_id, key) DO NOTHING RETURNING key",
+            (
+                tenant_id,
+                claim.key,
+                claim.api_key_id,
+                claim.method,
+                claim.path,
+                claim.fingerprint,
+                ts(self.now),
+                ts(self.now + timedelta(seconds=self.idempotency_ttl)),
+            ),
+        ).fetchone()
+        if claimed is None:
+            record = self.idempotency_record(tenant_id, claim.key)
+            assert record is not None
+            raise IdempotencyHit(record)
+
+    def complete(self, tenant_id: str, claim: IdempotencyClaim[T] | None, result: T) -> None:
+        """Store the response of a claimed key, so a retry replays it."""
+        if claim is None:
+            return
+        status, body = claim.respond(result)
+        self.store_response(tenant_id, claim.key, status, body)
+
+    def store_response(self, tenant_id: str, key: str, status: int, body: bytes) -> None:
+        """Mark a claimed key completed with its response."""
+        self.execute(
+            "UPDATE idempotency_keys SET state = 'completed', status_code = ?, response_body = ?"
+            " WHERE tenant_id = ? AND key = ?",
+            (status, body, tenant_id, key),
+        )
+
+    def idempotency_record(self, tenant_id: str, key: str) -> IdempotencyRecord | None:
+        """A claimed key, if any."""
+        row = self.execute(
+            "SELECT * FROM idempotency_keys WHERE tenant_id = ? AND key = ?", (tenant_id, key)
+        ).fetchone()
+        if row is None:
+            return None
+        return IdempotencyRecord(
+            key=row["key"],
+            fingerprint=row["fingerprint"],
+            method=row["method"],
+            path=row["path"],
+            state=row["state"],
+            status_code=row["status_code"],
+            response_body=None if row["response_body"] is None else bytes(row["response_body"]),
+            created_at=parse_ts(row["created_at"]),
+            expires_at=parse_ts(row["expires_at"]),
+        )
+
+
+class Database:
+    """The single SQLite connection and the two ways to use it: `read` and `write`."""
+
+    def __init__(
+        self,
+        path: str,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        idempotency_ttl: float = 86_400.0,
+        on_commit: Callable[[str, int], None] | None = None,
+    ) -> None:
+        self.path = path
+        self.clock = clock
+        self.idempotency_ttl = idempotency_ttl
+        self.on_commit = on_commit
+        self._conn: sqlite3.Connection | None = None
+        # Made in `open`, on the event loop that will use it: anyio objects belong to the
+        # backend they were created under, and the store may be built in another thread.
+        self._limiter: anyio.CapacityLimiter | None = None
+
+    async def open(self) -> None:
+        """Connect, set the pragmas and apply pending migrations."""
+        if self._conn is None:
+            self._limiter = anyio.CapacityLimiter(1)
+            self._conn = await anyio.to_thread.run_sync(self._connect, limiter=self._limiter)
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA busy_timeout = 5000")
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        try:
+            _migrate(conn)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    async def close(self) -> None:
+        """Close the connection; idempotent."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            await anyio.to_thread.run_sync(conn.close, limiter=self._limiter)
+        self._limiter = None
+
+    def _require(self) -> tuple[sqlite3.Connection, anyio.CapacityLimiter]:
+        if self._conn is None or self._limiter is None:
+            raise RuntimeError("the store is not open")
+        return self._conn, self._limiter
+
+    async def read(self, fn: Callable[[Tx], T]) -> T:
+        """Run ``fn`` in one read transaction (a consistent snapshot)."""
+        conn, limiter = self._require()
+
+        def run() -> T:
+            tx = Tx(conn, self.clock(), self.idempotency_ttl)
+            conn.execute("BEGIN")
+            try:
+                return fn(tx)
+            finally:
+                conn.execute("COMMIT")
+
+        return await anyio.to_thread.run_sync(run, limiter=limiter)
+
+    async def write(self, fn: Callable[[Tx], T]) -> T:
+        """Run ``fn`` in one write transaction; commit if it returns, roll back if it raises.
+
+        The hop is shielded: once a write has started, its caller's cancellation must not
+        hide that it committed (the waiters must still be woken).
+        """
+        conn, limiter = self._require()
+
+        def run() -> tuple[T, dict[str, int]]:
+            tx = Tx(conn, self.clock(), self.idempotency_ttl)
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = fn(tx)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+            return result, tx.appended
+
+        with anyio.CancelScope(shield=True):
+            result, appended = await anyio.to_thread.run_sync(run, limiter=limiter)
+            if self.on_commit is not None:
+                for tenant_id, seq in appended.items():
+                    self.on_commit(tenant_id, seq)
+        return result
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Apply every migration file not applied yet, each in its own transaction, in order."""
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations"
+        " (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+    )
+    applied = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+    folder = resources.files("signoff.server.store").joinpath("migrations", "sqlite")
+    files = sorted(
+        (entry for entry in folder.iterdir() if entry.name.endswith(".sql")),
+        key=lambda entry: entry.name,
+    )
+    for entry in files:
+        version = int(entry.name.split("_", 1)[0])
+        if version in applied:
+            continue
+        script = entry.read_text(encoding="utf-8")
+        # executescript commits first; the explicit BEGIN/COMMIT makes each file atomic.
+        try:
+            conn.executescript(
+                f"BEGIN IMMEDIATE;\n{script}\n;"
+                f"INSERT INTO schema_migrations (version, name, applied_at)"
+                f" VALUES ({version}, '{entry.name}', '{ts(utcnow())}');\nCOMMIT;"
+            )
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
