@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import pytest
 
 if TYPE_CHECKING:
+    from signoff import AsyncSignoff
     from signoff.server import BrokerConfig, BrokerThread
 
 
@@ -97,3 +98,12 @@ def start_broker(tmp_path: object) -> Iterator[Callable[..., BrokerThread]]:
     yield start
     for running in started:
         running.stop()
+
+
+@pytest.fixture
+async def client(tenant: TenantInfo) -> AsyncIterator[AsyncSignoff]:
+    """An `AsyncSignoff` holding the tenant's admin key, closed afterwards."""
+    from signoff import AsyncSignoff
+
+    async with AsyncSignoff(tenant.admin_key, tenant.base_url) as opened:
+        yield opened

@@ -11,7 +11,7 @@ from pytest_httpx import HTTPXMock
 
 from _helpers import API_KEY, BASE_URL, make_client
 from _scripted_server import Reply, Request, scripted_server
-from signoff._sse import EventSource, StreamUnavailableError
+from signoff._sse import FIRST_RECONNECT_JITTER, EventSource, StreamUnavailableError
 from signoff._sse_decoder import EventTooLargeError, ServerSentEvent, SSEDecoder
 from signoff.client import AsyncSignoff
 from signoff.errors import APIConnectionError, APIStatusError, APITimeoutError, NotFoundError
@@ -193,14 +193,17 @@ async def test_a_dropped_stream_reconnects_with_last_event_id_and_honours_retry(
 
     async def handler(request: Request, reply: Reply) -> None:
         seen.append(request.headers)
-        await reply.start_stream()
         if len(seen) == 1:
+            await reply.start_stream()
             await reply.chunk(
                 b"retry: 10\n\n" + sse("id: 1", "data: one") + sse("id: 2", "data: two")
             )
             await reply.chunk(b"id: 3\ndata: cut of")  # then the connection dies mid-event
             await reply.drop()
+        elif len(seen) == 2:
+            await reply.send(503, b"busy")  # the reconnection fails once
         else:
+            await reply.start_stream()
             await reply.chunk(sse("id: 3", "data: three") + sse("id: 4", "data: four"))
             await anyio.sleep_forever()
 
@@ -214,11 +217,15 @@ async def test_a_dropped_stream_reconnects_with_last_event_id_and_honours_retry(
         assert [e.id for e in events] == ["1", "2", "3", "4"]
         assert source.last_event_id == "4"
         assert source.retry == 0.01
-        assert len(waits) == 1
-        assert 0.01 <= waits[0] <= 0.0125
-    first, second = seen
+        assert len(waits) == 2
+        # The first reconnection after a healthy stream is quick (jittered, at most 0.1 s);
+        # after a failed one the client backs off from the server's retry: (10 ms).
+        assert 0 <= waits[0] <= FIRST_RECONNECT_JITTER
+        assert 0.01 <= waits[1] <= 0.0125
+    first, second, third = seen
     assert "last-event-id" not in first
     assert second["last-event-id"] == "2"
+    assert third["last-event-id"] == "2"
     assert first["accept"] == "text/event-stream"
     assert first["authorization"] == f"Bearer {API_KEY}"
 

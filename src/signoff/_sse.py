@@ -52,6 +52,10 @@ __all__ = [
 UNAVAILABLE_STATUSES = frozenset({405, 406, 501})
 DEFAULT_RECONNECT_WAIT = 1.0
 MAX_RECONNECT_WAIT = 30.0
+#: The first reconnection after a connection that delivered events waits at most this long.
+#: A stream the server ended on purpose (its lifetime cap) or a blip should cost
+#: milliseconds, not the ``retry:`` interval; later attempts back off from ``retry:``.
+FIRST_RECONNECT_JITTER = 0.1
 _CLOSE_TIMEOUT = 5.0
 _DRAIN_READS = 64
 
@@ -110,6 +114,7 @@ class EventSource:
         self._ended = False  # no more reading; pending events are still delivered
         self._closed = False  # aclose() was called
         self._sleep = anyio.sleep  # a seam for tests
+        self.connections = 0  # connections opened so far (for tests and benchmarks)
 
     def __repr__(self) -> str:
         return f"<EventSource GET {self._path} last_event_id={self.last_event_id!r}>"
@@ -226,6 +231,7 @@ class EventSource:
                 status_code=response.status_code,
                 content_type=content_type or None,
             )
+        self.connections += 1
         self._response = response
         self._chunks = response.aiter_bytes()
         self._decoder = SSEDecoder(
@@ -242,9 +248,13 @@ class EventSource:
                 raise error
             self._wait = asked
             return
+        if self._failures == 1:
+            # Random, not zero: many clients dropped at once must not reconnect in lockstep.
+            self._wait = random.uniform(0, FIRST_RECONNECT_JITTER)  # jitter, not cryptography
+            return
         base = self._retry if self._retry is not None else DEFAULT_RECONNECT_WAIT
         ceiling = max(base, MAX_RECONNECT_WAIT)
-        wait = min(ceiling, base * 2.0 ** min(self._failures - 1, 30))
+        wait = min(ceiling, base * 2.0 ** min(self._failures - 2, 30))
         self._wait = wait + random.uniform(0, wait / 4)  # jitter, not cryptography
 
     async def _drop(self) -> None:

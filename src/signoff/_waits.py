@@ -36,6 +36,7 @@ from .errors import APIConnectionError, APIStatusError, NotFoundError, SignoffEr
 from .models import ActionRun, Approval, Page
 
 if TYPE_CHECKING:
+    from ._sse import EventSource
     from .client import AsyncSignoff
 
 __all__ = ["WaitHub", "WaitTimedOut", "APPROVALS", "ACTION_RUNS"]
@@ -152,7 +153,15 @@ class WaitHub:
         self._became_busy: anyio.Event | None = None
         self._closed = False
         self._readers: dict[str, _BatchReader[Any]] = {}
-        self.connections_opened = 0  # for tests and benchmarks
+        self._connections_before = 0  # connections of event sources already closed
+        self._source: EventSource | None = None
+        self.mode = "stream"  # "poll" once event streams turned out not to get through
+
+    @property
+    def connections_opened(self) -> int:
+        """Event-stream connections opened so far (for tests and benchmarks)."""
+        current = self._source.connections if self._source is not None else 0
+        return self._connections_before + current
 
     async def wait(self, kind: Kind[S], subject_id: str, timeout: float | None) -> S:
         """Return ``subject_id``'s state once terminal; raise `WaitTimedOut` after ``timeout``."""
@@ -285,6 +294,7 @@ class WaitHub:
                 await self._follow_stream()
             except StreamUnavailableError as exc:
                 log.debug("event stream unavailable (%s); long-polling instead", exc)
+                self.mode = "poll"
                 await self._follow_polling()
         except Exception as exc:
             return exc
@@ -298,7 +308,7 @@ class WaitHub:
             source = self._client._event_source(
                 "/v1/events/stream", params=params, last_event_id=self._cursor
             )
-            self.connections_opened += 1
+            self._source = source
             try:
                 async with source:
                     async for sse in source:
@@ -313,6 +323,9 @@ class WaitHub:
                 if exc.status_code != 410:
                     raise
                 self._expired_cursor()
+            finally:
+                self._connections_before += source.connections
+                self._source = None
 
     async def _follow_polling(self) -> None:
         backoff = 0.5
@@ -420,6 +433,7 @@ class _BatchReader(Generic[S]):
         self._kind = kind
         self._queue: dict[str, list[_Slot]] = {}
         self._flushing = False
+        self.requests = 0  # for tests and benchmarks
 
     async def read(self, subject_id: str) -> S:
         while True:
@@ -469,6 +483,7 @@ class _BatchReader(Generic[S]):
         from urllib.parse import quote
 
         kind = self._kind
+        self.requests += 1
         if len(ids) == 1:
             try:
                 one = await self._client._get(
