@@ -15,9 +15,11 @@ class AuditEntry(Model):
     """One link of the tenant's hash chain (the event log, with its hashes).
 
     ``hash = SHA-256(0x00 || prev_hash || canonical JSON of the entry)``, hex encoded; the
-    first entry's ``prev_hash`` is 64 zeros.
+    first entry's ``prev_hash`` is 64 zeros. The canonical JSON covers ``tenant_id``, ``seq``,
+    ``id``, ``type``, ``subject_id``, ``actor``, ``created_at`` and ``data`` (sorted keys).
     """
 
+    tenant_id: str
     id: str
     seq: int
     type: str
@@ -48,8 +50,14 @@ class PolicyDecision(Model):
 
 
 class EvidencePack(Model):
-    """Everything needed to prove offline what happened to one action run."""
+    """Everything needed to prove offline what happened to one action run.
 
+    ``audit_entries`` are the hash-chained log entries about the run and its approval;
+    ``signoff.evidence.verify(pack)`` recomputes every hash and checks that the run, its
+    approval and the digests agree with them.
+    """
+
+    tenant_id: str
     run: ActionRun
     input_digest: str
     decision: PolicyDecision

@@ -14,7 +14,7 @@ from typing import TypeVar
 import msgspec
 from starlette.responses import Response
 
-from .chain import canonical_json
+from .._chain import canonical_json
 from .http import ApiError
 from .operation import Call
 from .store.base import IdempotencyClaim, IdempotencyHit, IdempotencyRecord

@@ -20,7 +20,7 @@ import anyio
 import anyio.to_thread
 import msgspec
 
-from ..chain import canonical_json, entry_hash
+from ..._chain import canonical_json, entry_hash
 from ..ids import format_ts, new_id, parse_ts, utcnow
 from .base import IdempotencyClaim, IdempotencyHit, IdempotencyRecord, InvalidCursor
 

@@ -93,6 +93,7 @@ def list_audit_entries(tx: Tx, tenant_id: str, after: int, limit: int) -> list[A
     )
     return [
         AuditEntry(
+            tenant_id=tenant_id,
             id=row["id"],
             seq=row["seq"],
             type=row["type"],

@@ -7,8 +7,8 @@ from datetime import datetime
 
 import msgspec
 
+from ..._chain import GENESIS_HASH
 from ...models import ApiKey
-from ..chain import GENESIS_HASH
 from ..ids import new_id, parse_ts
 from .base import (
     ApiKeyRecord,

@@ -1,4 +1,5 @@
-"""The per-tenant hash chain over the event log (the audit trail).
+"""The per-tenant hash chain over the event log (the audit trail), shared by the broker that
+writes it and the SDK that verifies evidence offline.
 
 ``hash = SHA-256(0x00 || prev_hash || canonical JSON of the entry)`` where the entry is
 ``{tenant_id, seq, id, type, subject_id, actor, created_at, data}`` exactly as the API serves
