@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any, Literal
 
-from signoff import AsyncSignoff
+import anyio
+
+from signoff import AsyncSignoff, ConflictError
 
 
 async def key_with(client: AsyncSignoff, *scopes: str) -> str:
@@ -17,3 +21,37 @@ async def key_with(client: AsyncSignoff, *scopes: str) -> str:
 async def client_with(client: AsyncSignoff, *scopes: str) -> AsyncSignoff:
     """A client on the same broker and tenant whose key holds just ``scopes`` (close it)."""
     return AsyncSignoff(await key_with(client, *scopes), client.base_url)
+
+
+@contextlib.asynccontextmanager
+async def deciding(
+    client: AsyncSignoff,
+    decision: Literal["approve", "deny", "cancel"],
+    *,
+    comment: str | None = None,
+) -> AsyncIterator[list[str]]:
+    """While the block runs, decide every pending approval the tenant creates.
+
+    Reads the tenant's event log from its start, so an approval created before the reader
+    connects is decided too. Yields the ids decided so far.
+    """
+    decided: list[str] = []
+
+    async def decide_all() -> None:
+        async with client.events.stream(types="approval.created", after=0) as events:
+            async for event in events:
+                if event.data["status"] != "pending":
+                    continue
+                try:
+                    if decision == "cancel":
+                        await client.approvals.cancel(event.subject_id, comment=comment)
+                    else:
+                        await client.approvals.decide(event.subject_id, decision, comment=comment)
+                except ConflictError:
+                    continue  # settled before we got to it (an earlier block, a timeout)
+                decided.append(event.subject_id)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(decide_all)
+        yield decided
+        tg.cancel_scope.cancel()

@@ -23,6 +23,12 @@ __version__ = "0.1.0"
 _LAZY: dict[str, str] = {
     # clients
     "AsyncSignoff": "signoff.client",
+    "Signoff": "signoff.sync",
+    "embedded": "signoff._embedded",
+    "require_approval": "signoff.gate",
+    "AsyncStream": "signoff._streaming",
+    "SyncPaginator": "signoff._sync_base",
+    "SyncStream": "signoff._sync_base",
     "AsyncPaginator": "signoff._pagination",
     # errors
     "SignoffError": "signoff.errors",
@@ -73,89 +79,42 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
+    from ._embedded import embedded as embedded
     from ._pagination import AsyncPaginator as AsyncPaginator
+    from ._streaming import AsyncStream as AsyncStream
+    from ._sync_base import SyncPaginator as SyncPaginator, SyncStream as SyncStream
     from .client import AsyncSignoff as AsyncSignoff
     from .errors import (
         APIConnectionError as APIConnectionError,
-    )
-    from .errors import (
         APIResponseValidationError as APIResponseValidationError,
-    )
-    from .errors import (
         APIStatusError as APIStatusError,
-    )
-    from .errors import (
         APITimeoutError as APITimeoutError,
-    )
-    from .errors import (
         ApprovalCancelled as ApprovalCancelled,
-    )
-    from .errors import (
         ApprovalDenied as ApprovalDenied,
-    )
-    from .errors import (
         ApprovalError as ApprovalError,
-    )
-    from .errors import (
         ApprovalExpired as ApprovalExpired,
-    )
-    from .errors import (
         ApprovalTimeout as ApprovalTimeout,
-    )
-    from .errors import (
         AuthenticationError as AuthenticationError,
-    )
-    from .errors import (
         BadRequestError as BadRequestError,
-    )
-    from .errors import (
         ConflictError as ConflictError,
-    )
-    from .errors import (
         InternalServerError as InternalServerError,
-    )
-    from .errors import (
         NotFoundError as NotFoundError,
-    )
-    from .errors import (
         PermissionDeniedError as PermissionDeniedError,
-    )
-    from .errors import (
         RateLimitError as RateLimitError,
-    )
-    from .errors import (
         RequestTooLargeError as RequestTooLargeError,
-    )
-    from .errors import (
         SignoffError as SignoffError,
-    )
-    from .errors import (
         UnprocessableEntityError as UnprocessableEntityError,
-    )
-    from .errors import (
         WebhookVerificationError as WebhookVerificationError,
     )
+    from .gate import require_approval as require_approval
     from .models import (
         ApiKey as ApiKey,
-    )
-    from .models import (
         ApiKeyCreated as ApiKeyCreated,
-    )
-    from .models import (
         Approval as Approval,
-    )
-    from .models import (
         ApprovalStatus as ApprovalStatus,
-    )
-    from .models import (
         Event as Event,
-    )
-    from .models import (
         Page as Page,
-    )
-    from .models import (
         Policy as Policy,
-    )
-    from .models import (
         PolicyEffect as PolicyEffect,
     )
+    from .sync import Signoff as Signoff

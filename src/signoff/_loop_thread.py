@@ -12,7 +12,6 @@ from __future__ import annotations
 import atexit
 import concurrent.futures
 import contextlib
-import functools
 import os
 import threading
 import weakref
@@ -74,7 +73,9 @@ class LoopThread:
 
         For work that must happen on the loop (building objects bound to it) but does not wait.
         """
-        return self._checked_portal().call(functools.partial(fn, *args, **kwargs))
+        # Boxed: the portal would await an awaitable result (a paginator is one).
+        box = self._checked_portal().call(lambda: (fn(*args, **kwargs),))
+        return box[0]
 
     def call(self, fn: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run ``await fn(*args, **kwargs)`` on the loop and block until it returns.

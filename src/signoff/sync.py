@@ -9,6 +9,8 @@ notebook). Ctrl-C cancels the call in flight.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import warnings
 from collections.abc import Mapping
 from functools import cached_property
@@ -82,6 +84,16 @@ class Signoff:
 
     def __repr__(self) -> str:
         return f"<Signoff {self._async.base_url}>"
+
+    @staticmethod
+    def embedded(
+        path: str | os.PathLike[str] | None = None, **client_options: Any
+    ) -> contextlib.AbstractContextManager[Signoff]:
+        """A broker in this process (SQLite at ``path``, temporary when None) and a blocking
+        client for it: ``with Signoff.embedded() as client: ...``. See `signoff.embedded`."""
+        from ._embedded import embedded_sync
+
+        return embedded_sync(path, **client_options)
 
     @property
     def base_url(self) -> str:
