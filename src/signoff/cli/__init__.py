@@ -18,6 +18,9 @@ __all__ = ["main", "COMMANDS"]
 
 #: Modules that register subcommands, in the order ``--help`` lists them.
 COMMANDS: tuple[str, ...] = (
+    "signoff.cli.demo",
+    "signoff.cli.approvals",
+    "signoff.cli.keys",
     "signoff.cli.serve",
     "signoff.cli.tenants",
 )
