@@ -17,9 +17,18 @@ from signoff import (
     NotFoundError,
     SignoffError,
 )
+from signoff._waits import WaitHub
 from signoff.server import BrokerThread
 
 pytestmark = pytest.mark.anyio
+
+
+async def until_watched(hub: WaitHub, approval_id: str) -> None:
+    """Return once a wait on ``approval_id`` is live and has read the current state."""
+    while hub._cursor is None or not any(
+        waiter.latest is not None for waiter in hub._waiters.get(approval_id, ())
+    ):
+        await anyio.sleep(0.01)  # polls test-side state; the caller bounds it with a deadline
 
 
 async def test_wait_returns_the_decision(client: AsyncSignoff) -> None:
@@ -104,8 +113,7 @@ async def test_a_dropped_stream_is_resumed_and_the_decision_still_arrives(
 
                     tg.start_soon(wait)
                     hub = client._wait_hub
-                    while hub._cursor is None:
-                        await anyio.sleep(0.01)
+                    await until_watched(hub, created.id)
                     proxy.pause()  # the reconnect waits until the decision is made
                     proxy.cut()
                     async with AsyncSignoff(tenant.admin_key, broker.base_url) as direct:
@@ -132,8 +140,7 @@ async def test_an_expired_cursor_rereads_what_is_waited(
 
                     tg.start_soon(wait)
                     hub = client._wait_hub
-                    while hub._cursor is None:
-                        await anyio.sleep(0.01)
+                    await until_watched(hub, created.id)
                     proxy.pause()
                     proxy.cut()
                     async with AsyncSignoff(tenant.admin_key, broker.base_url) as direct:
@@ -186,9 +193,7 @@ async def test_a_wait_survives_a_broker_restart(
         with anyio.fail_after(30):
             async with anyio.create_task_group() as tg:
                 tg.start_soon(wait)
-                hub = client._wait_hub
-                while hub._cursor is None:
-                    await anyio.sleep(0.01)
+                await until_watched(client._wait_hub, created.id)
                 await anyio.to_thread.run_sync(first.stop)
                 second = await anyio.to_thread.run_sync(lambda: start_broker(db_path=db, port=port))
                 async with AsyncSignoff(tenant.admin_key, second.base_url) as direct:

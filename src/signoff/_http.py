@@ -110,6 +110,11 @@ class HTTPCore:
     def __repr__(self) -> str:
         return f"<HTTPCore {self.base_url} transport={self._pool.transport}>"
 
+    @property
+    def max_concurrency(self) -> int:
+        """How many ordinary requests this core (and its copies) may have in flight at once."""
+        return self._pool.max_concurrency
+
     def derive(self, *, timeout: float, max_retries: int, deadline: float) -> HTTPCore:
         """A core sharing this one's pool and limiter, with other call settings."""
         other = object.__new__(HTTPCore)
@@ -205,6 +210,8 @@ class HTTPCore:
                     response = await pool.http.send(request)
                 except (httpx.RequestError, httpx.StreamError) as exc:
                     raise self.transport_error(exc, what, attempt_timeout) from exc
+                except RuntimeError as exc:
+                    raise self._closed_while(what, exc) from exc
         if response is None:
             raise DeadlineExceeded(f"{what} ran out of its {deadline:g}s deadline")
         if response.is_success:
@@ -234,6 +241,8 @@ class HTTPCore:
             response = await pool.stream_http.send(request, stream=True)
         except (httpx.RequestError, httpx.StreamError) as exc:
             raise self.transport_error(exc, what, self.timeout) from exc
+        except RuntimeError as exc:
+            raise self._closed_while(what, exc) from exc
         if response.is_success:
             return response
         try:
@@ -256,6 +265,12 @@ class HTTPCore:
             f"{what} failed: could not talk to the broker at {self.base_url} ({reason})"
         )
 
+    def _closed_while(self, what: str, exc: RuntimeError) -> BaseException:
+        """httpx's complaint about a client closed mid-call, as signoff's own error."""
+        if self.closed or self._pool.closed:
+            return SignoffError(f"{what}: the signoff client was closed during the call")
+        return exc
+
     def _ready(self) -> _Pool:
         pool = self._pool
         if self.closed or pool.closed:
@@ -274,6 +289,7 @@ class _Pool:
         self.transport = transport
         self.closed = False
         self.backend_checked = False
+        self.max_concurrency = max_concurrency
         self.limiter = anyio.Semaphore(max_concurrency, fast_acquire=True)
         self._user_client = http_client
         if transport == "aiohttp":

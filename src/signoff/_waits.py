@@ -424,9 +424,11 @@ class _Slot:
 
 
 class _BatchReader(Generic[S]):
-    """Reads many ids' current state in few requests: concurrent reads share one list call."""
+    """Reads many ids' current state in few requests: concurrent reads share list calls of up
+    to 100 ids, a few of them in flight at once."""
 
     batch_size = 100
+    parallel = 4  # batches in flight at once (the client's limiter bounds requests anyway)
 
     def __init__(self, client: AsyncSignoff, kind: Kind[S]) -> None:
         self._client = client
@@ -456,28 +458,42 @@ class _BatchReader(Generic[S]):
     async def _flush(self) -> None:
         # One checkpoint lets every wait started in the same tick join the first batch.
         await anyio.lowlevel.checkpoint()
-        while self._queue:
-            ids = list(itertools.islice(self._queue, self.batch_size))
-            batch = {subject_id: self._queue.pop(subject_id) for subject_id in ids}
-            try:
-                found = await self._fetch(ids)
-            except BaseException as exc:
-                failure: object = exc if isinstance(exc, Exception) else _RETRY
-                _settle_all(batch, error=failure)
-                _settle_all(self._queue, error=_RETRY)
-                self._queue.clear()
-                if failure is _RETRY:
-                    raise
-                return
-            for subject_id, slots in batch.items():
-                snapshot = found.get(subject_id)
-                if snapshot is None:
-                    error = NotFoundError(
-                        f"{subject_id} was not found", status_code=404, type="not_found"
-                    )
-                    _settle_all({subject_id: slots}, error=error)
-                else:
-                    _settle_all({subject_id: slots}, value=snapshot)
+        slots = anyio.Semaphore(self.parallel)
+        try:
+            while self._queue:  # ids queued while the last batches were in flight
+                async with anyio.create_task_group() as tg:
+                    while self._queue:
+                        ids = list(itertools.islice(self._queue, self.batch_size))
+                        batch = {subject_id: self._queue.pop(subject_id) for subject_id in ids}
+                        await slots.acquire()
+                        tg.start_soon(self._read_batch, batch, slots)
+        except BaseException:
+            # Cancelled (the caller that happened to flush timed out): whoever is still
+            # queued asks again, and one of them flushes.
+            _settle_all(self._queue, error=_RETRY)
+            self._queue.clear()
+            raise
+
+    async def _read_batch(self, batch: dict[str, list[_Slot]], slots: anyio.Semaphore) -> None:
+        try:
+            found = await self._fetch(list(batch))
+        except Exception as exc:
+            _settle_all(batch, error=exc)
+            return
+        except BaseException:
+            _settle_all(batch, error=_RETRY)
+            raise
+        finally:
+            slots.release()
+        for subject_id, waiting in batch.items():
+            snapshot = found.get(subject_id)
+            if snapshot is None:
+                error = NotFoundError(
+                    f"{subject_id} was not found", status_code=404, type="not_found"
+                )
+                _settle_all({subject_id: waiting}, error=error)
+            else:
+                _settle_all({subject_id: waiting}, value=snapshot)
 
     async def _fetch(self, ids: list[str]) -> dict[str, S]:
         from urllib.parse import quote

@@ -21,6 +21,7 @@ COMMANDS: tuple[str, ...] = (
     "signoff.cli.demo",
     "signoff.cli.approvals",
     "signoff.cli.keys",
+    "signoff.cli.audit",
     "signoff.cli.serve",
     "signoff.cli.tenants",
 )

@@ -42,5 +42,4 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:
     from .app import create_app as create_app
     from .config import BrokerConfig as BrokerConfig
-    from .runner import BrokerThread as BrokerThread
-    from .runner import serve as serve
+    from .runner import BrokerThread as BrokerThread, serve as serve

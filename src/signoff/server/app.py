@@ -95,14 +95,18 @@ async def _lifespan(app: Starlette) -> AsyncIterator[None]:
     broker: Broker = app.state.broker
     await broker.store.open()
     try:
-        # Approvals that fell due while the broker was down expire before the first request.
+        # Approvals that fell due while the broker was down expire before the first request
+        # (cancelling their runs); then runs a crash interrupted are queued to run again.
         await broker.sweeper.sweep_once()
+        await broker.executor.open()
         async with anyio.create_task_group() as tasks:
             tasks.start_soon(broker.sweeper.run)
+            tasks.start_soon(broker.executor.run)
             yield
             broker.begin_shutdown()
             tasks.cancel_scope.cancel()
     finally:
+        await broker.connectors.aclose()
         await broker.store.close()
 
 
@@ -113,6 +117,7 @@ def create_app(config: BrokerConfig | None = None, *, store: Store | None = None
         store = SQLiteStore(config.db_path, idempotency_ttl=config.idempotency_ttl)
     broker = Broker(config, store)
     store.subscribe(broker.hub.notify)
+    store.subscribe_runs(broker.executor.enqueue)
 
     openapi_document: dict[str, Any] = {}
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from .auth import Authenticator
 from .config import BrokerConfig
+from .connectors.registry import ConnectorRegistry
+from .executor import Executor
 from .expiry import ExpirySweeper
 from .hub import Hub
 from .ratelimit import RateLimiter, StreamSlots
@@ -13,9 +15,12 @@ __all__ = ["Broker"]
 
 
 class Broker:
-    """Config, store, wake-up hub, authenticator, limits and the expiry sweeper."""
+    """Config, store, wake-up hub, authenticator, limits, the expiry sweeper, the connectors
+    and the executor that runs actions through them."""
 
-    def __init__(self, config: BrokerConfig, store: Store) -> None:
+    def __init__(
+        self, config: BrokerConfig, store: Store, connectors: ConnectorRegistry | None = None
+    ) -> None:
         self.config = config
         self.store = store
         self.hub = Hub()
@@ -27,6 +32,13 @@ class Broker:
             self.hub,
             sweep_interval=config.sweep_interval,
             idempotency_sweep_interval=min(3600.0, config.idempotency_ttl),
+        )
+        self.connectors = connectors or ConnectorRegistry.with_plugins()
+        self.executor = Executor(
+            store,
+            self.connectors,
+            concurrency=config.max_concurrent_actions,
+            timeout=config.action_timeout,
         )
 
     def begin_shutdown(self) -> None:

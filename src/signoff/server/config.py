@@ -44,6 +44,11 @@ class BrokerConfig:
     idempotency_ttl: float = 86_400.0
     #: The expiry sweeper wakes at least this often even when nothing is due (a backstop).
     sweep_interval: float = 60.0
+    #: Action executions at once (inline and in the background); more wait their turn.
+    max_concurrent_actions: int = 16
+    #: The longest one execution may take before its run fails with ``timeout`` (connectors
+    #: may stop sooner: ``http`` after its own timeout of at most 25 s).
+    action_timeout: float = 60.0
     #: How long uvicorn waits for open connections once streams have been told to end.
     graceful_shutdown_timeout: float = 5.0
     #: Write one INFO line per request on the ``signoff.server`` logger.

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import msgspec
 from starlette.responses import Response
@@ -19,7 +19,16 @@ from .http import ApiError
 from .operation import Call
 from .store.base import IdempotencyClaim, IdempotencyHit, IdempotencyRecord
 
-__all__ = ["HEADER", "header_key", "fingerprint", "run_write", "answer_claimed"]
+__all__ = [
+    "HEADER",
+    "header_key",
+    "fingerprint",
+    "fingerprint_value",
+    "claim_for",
+    "replay",
+    "run_write",
+    "answer_claimed",
+]
 
 HEADER = "Idempotency-Key"
 R = TypeVar("R")
@@ -43,14 +52,39 @@ def header_key(call: Call) -> str | None:
 def fingerprint(method: str, path: str, body: bytes) -> str:
     """SHA-256 of the method, the path and the canonical JSON of the decoded body."""
     decoded = msgspec.json.decode(body) if body.strip() else None
-    digest = hashlib.sha256(f"{method}\n{path}\n".encode() + canonical_json(decoded))
+    return fingerprint_value(method, path, decoded)
+
+
+def fingerprint_value(method: str, path: str, value: Any) -> str:
+    """SHA-256 of the method, the path and the canonical JSON of a body already decoded
+    (batch items are fingerprinted as the ``POST /v1/actions`` they stand for)."""
+    digest = hashlib.sha256(f"{method}\n{path}\n".encode() + canonical_json(value))
     return digest.hexdigest()
 
 
-def answer_claimed(
-    record: IdempotencyRecord, claim: IdempotencyClaim[object], *, replayable: bool = True
-) -> Response:
-    """The answer for a key claimed before: replay it, or say why not."""
+def claim_for(
+    call: Call,
+    key: str,
+    fingerprint: str,
+    respond: Callable[[R], tuple[int, bytes]],
+    *,
+    path: str | None = None,
+) -> IdempotencyClaim[R]:
+    """The claim of ``key`` by this request (or, with ``path``, by the single request a batch
+    item stands for)."""
+    return IdempotencyClaim(
+        key=key,
+        fingerprint=fingerprint,
+        method=call.request.method,
+        path=path or call.request.url.path,
+        api_key_id=call.auth.key_id,
+        respond=respond,
+    )
+
+
+def replay(record: IdempotencyRecord, claim: IdempotencyClaim[Any]) -> tuple[int, bytes]:
+    """The stored (status, body) of a key claimed before with the same request; 422 for
+    another request, 409 while the first is still running."""
     if record.fingerprint != claim.fingerprint:
         raise ApiError(
             422,
@@ -67,17 +101,25 @@ def answer_claimed(
             {"idempotency_key": claim.key},
             headers={"Retry-After": "1"},
         )
+    return record.status_code, record.response_body
+
+
+def answer_claimed(
+    record: IdempotencyRecord, claim: IdempotencyClaim[object], *, replayable: bool = True
+) -> Response:
+    """The answer for a key claimed before: replay it, or say why not."""
+    status, body = replay(record, claim)
     if not replayable:
         raise ApiError(
             409,
             "secret_not_replayable",
             f"the request with {HEADER} {claim.key!r} already succeeded, but its response held "
             "a secret that is shown only once; revoke that key and create a new one",
-            {"idempotency_key": claim.key, "response": msgspec.json.decode(record.response_body)},
+            {"idempotency_key": claim.key, "response": msgspec.json.decode(body)},
         )
     return Response(
-        record.response_body,
-        status_code=record.status_code,
+        body,
+        status_code=status,
         media_type="application/json",
         headers={"Idempotent-Replayed": "true"},
     )
@@ -99,14 +141,8 @@ async def run_write(
     claim: IdempotencyClaim[R] | None = None
     if key is not None:
         request = call.request
-        claim = IdempotencyClaim(
-            key=key,
-            fingerprint=fingerprint(request.method, request.url.path, await request.body()),
-            method=request.method,
-            path=request.url.path,
-            api_key_id=call.auth.key_id,
-            respond=respond,
-        )
+        digest = fingerprint(request.method, request.url.path, await request.body())
+        claim = claim_for(call, key, digest, respond)
     try:
         return await write(claim)
     except IdempotencyHit as hit:

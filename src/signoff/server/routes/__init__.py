@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..operation import Operation
-from . import api_keys, approvals, events, health, policies
+from . import actions, api_keys, approvals, audit, connections, events, health, policies
 
 __all__ = ["OPERATIONS"]
 
@@ -14,4 +14,7 @@ OPERATIONS: tuple[Operation, ...] = (
     *events.OPERATIONS,
     *api_keys.OPERATIONS,
     *policies.OPERATIONS,
+    *connections.OPERATIONS,
+    *actions.OPERATIONS,
+    *audit.OPERATIONS,
 )

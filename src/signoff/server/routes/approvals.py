@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import anyio
 from starlette.responses import Response
 
 from ...models import (
@@ -14,10 +13,9 @@ from ...models import (
     DecisionCreate,
     Page,
 )
-from ..http import ApiError, JSONResponse, decode_body, query_float, query_int, query_list
+from ..http import JSONResponse, decode_body, query_float, query_int
 from ..idempotency import run_write
 from ..operation import Call, Operation, Param
-from ..sse import EventStreamResponse, frame
 from ..store.base import ApprovalFilter, ApprovalWrite
 from .common import (
     CURSOR,
@@ -31,12 +29,14 @@ from .common import (
     page_limit,
     page_response,
     path_param,
+    query_choices,
+    query_ids,
 )
+from .waiting import long_poll, snapshot_stream
 
 __all__ = ["OPERATIONS"]
 
 _STATUSES = {status.value for status in ApprovalStatus}
-_MAX_IDS = 100
 _ID = path_param("approval_id", "The approval's id (`apr_...`).")
 
 
@@ -72,61 +72,34 @@ async def create_approval(call: Call) -> Response:
     return JSONResponse(body, status_code=status)
 
 
+def _is_terminal(approval: Approval) -> bool:
+    return approval.status in TERMINAL_APPROVAL_STATUSES
+
+
 async def get_approval(call: Call) -> Response:
     """One approval; with ``wait``, held until it changes past ``after_version``."""
     request, broker = call.request, call.broker
     approval_id = request.path_params["approval_id"]
     wait = query_float(request, "wait", maximum=broker.config.max_wait)
     after_version = query_int(request, "after_version", default=None, minimum=0)
-    store, hub = broker.store, broker.hub
     if not wait:
-        return JSONResponse(await store.get_approval(call.tenant_id, approval_id))
-    broker.stream_slots.acquire(call.auth.key_id)
-    try:
-        deadline = anyio.current_time() + wait
-        while True:
-            changed = hub.watch(call.tenant_id)  # before reading: no change can slip between
-            approval = await store.get_approval(call.tenant_id, approval_id)
-            if after_version is None:
-                after_version = approval.version
-            remaining = deadline - anyio.current_time()
-            if (
-                approval.version > after_version
-                or approval.status in TERMINAL_APPROVAL_STATUSES
-                or hub.closed
-                or remaining <= 0
-            ):
-                return JSONResponse(approval)
-            with anyio.move_on_after(remaining):
-                await changed.wait()
-    finally:
-        broker.stream_slots.release(call.auth.key_id)
+        return JSONResponse(await broker.store.get_approval(call.tenant_id, approval_id))
+    return await long_poll(
+        call,
+        lambda: broker.store.get_approval(call.tenant_id, approval_id),
+        terminal=_is_terminal,
+        wait=wait,
+        after_version=after_version,
+    )
 
 
 async def list_approvals(call: Call) -> Response:
     """Approvals newest first, filtered by status, action and id."""
     request = call.request
-    statuses = query_list(request, "status")
-    unknown = sorted(set(statuses) - _STATUSES)
-    if unknown:
-        raise ApiError(
-            400,
-            "invalid_request",
-            f"unknown status {unknown[0]!r}; one of {', '.join(sorted(_STATUSES))}",
-            {"parameter": "status"},
-        )
-    ids = query_list(request, "id")
-    if len(ids) > _MAX_IDS:
-        raise ApiError(
-            400,
-            "invalid_request",
-            f"at most {_MAX_IDS} ids per request, got {len(ids)}",
-            {"parameter": "id"},
-        )
     filters = ApprovalFilter(
-        statuses=tuple(dict.fromkeys(statuses)),
+        statuses=tuple(query_choices(request, "status", _STATUSES)),
         action=request.query_params.get("action") or None,
-        ids=tuple(dict.fromkeys(ids)),
+        ids=tuple(query_ids(request)),
     )
     page = await call.broker.store.list_approvals(
         call.tenant_id, filters, limit=page_limit(request, 50, 200), cursor=cursor_param(request)
@@ -134,50 +107,19 @@ async def list_approvals(call: Call) -> Response:
     return page_response(page.items, page.next_cursor)
 
 
-class _ApprovalFeed:
-    """Frames for one approval: each new version, until a terminal status."""
-
-    def __init__(self, call: Call, approval: Approval) -> None:
-        self._call = call
-        self._version = approval.version
-
-    def watch(self) -> anyio.Event:
-        return self._call.broker.hub.watch(self._call.tenant_id)
-
-    async def read(self) -> tuple[list[bytes], bool]:
-        call = self._call
-        approval = await call.broker.store.get_approval(
-            call.tenant_id, call.request.path_params["approval_id"]
-        )
-        frames = []
-        if approval.version > self._version:
-            self._version = approval.version
-            frames.append(
-                frame(id=approval.version, event=f"approval.{approval.status}", data=approval)
-            )
-        return frames, approval.status in TERMINAL_APPROVAL_STATUSES
-
-
 async def stream_approval(call: Call) -> Response:
     """SSE: the approval's current state, then every change, closed after a terminal one."""
-    broker = call.broker
+    store = call.broker.store
+    approval_id = call.request.path_params["approval_id"]
     # Reading first answers 404 before any stream starts. A reconnect (Last-Event-ID) gets
     # the snapshot again; clients drop the versions they have seen.
-    approval = await broker.store.get_approval(
-        call.tenant_id, call.request.path_params["approval_id"]
-    )
-    key_id = call.auth.key_id
-    broker.stream_slots.acquire(key_id)
-    prelude = b"retry: 3000\n" + frame(
-        id=approval.version, event="approval.snapshot", data=approval
-    )
-    return EventStreamResponse(
-        _ApprovalFeed(call, approval),
-        prelude=prelude,
-        hub=broker.hub,
-        heartbeat=broker.config.heartbeat_interval,
-        lifetime=broker.config.approval_stream_lifetime,
-        on_close=lambda: broker.stream_slots.release(key_id),
+    approval = await store.get_approval(call.tenant_id, approval_id)
+    return snapshot_stream(
+        call,
+        approval,
+        lambda: store.get_approval(call.tenant_id, approval_id),
+        kind="approval",
+        terminal=_is_terminal,
     )
 
 

@@ -8,7 +8,7 @@ import msgspec
 from starlette.requests import Request
 
 from ...models import Page
-from ..http import ApiError, JSONResponse, query_int
+from ..http import ApiError, JSONResponse, query_int, query_list
 from ..operation import Param
 
 __all__ = [
@@ -23,7 +23,13 @@ __all__ = [
     "STANDARD_ERRORS",
     "WRITE_ERRORS",
     "cursor_param",
+    "query_choices",
+    "query_ids",
+    "MAX_IDS",
 ]
+
+#: The most ids a list's ``id`` filter takes.
+MAX_IDS = 100
 
 _encoder = msgspec.json.Encoder()
 
@@ -79,3 +85,31 @@ def cursor_param(request: Request) -> str | None:
     if value is not None and not 0 < len(value) <= 500:
         raise ApiError(400, "invalid_request", "invalid cursor", {"parameter": "cursor"})
     return value or None
+
+
+def query_choices(request: Request, name: str, allowed: set[str]) -> list[str]:
+    """A repeatable, comma-separated filter whose values must be among ``allowed`` (400
+    naming the first stranger), without duplicates."""
+    values = query_list(request, name)
+    unknown = sorted(set(values) - allowed)
+    if unknown:
+        raise ApiError(
+            400,
+            "invalid_request",
+            f"unknown {name} {unknown[0]!r}; one of {', '.join(sorted(allowed))}",
+            {"parameter": name},
+        )
+    return list(dict.fromkeys(values))
+
+
+def query_ids(request: Request) -> list[str]:
+    """The ``id`` filter of a list: at most `MAX_IDS` ids, without duplicates."""
+    ids = query_list(request, "id")
+    if len(ids) > MAX_IDS:
+        raise ApiError(
+            400,
+            "invalid_request",
+            f"at most {MAX_IDS} ids per request, got {len(ids)}",
+            {"parameter": "id"},
+        )
+    return list(dict.fromkeys(ids))

@@ -21,6 +21,18 @@ from ...models import (
     Policy,
     PolicyCreate,
 )
+from .governed import (
+    RUN_RESPONSE_STATUS,
+    ConnectionRecord,
+    GovernedStore,
+    NewConnection,
+    NewRun,
+    RunCreated,
+    RunEvidence,
+    RunFilter,
+    RunFinish,
+    RunRef,
+)
 
 __all__ = [
     "Store",
@@ -40,6 +52,17 @@ __all__ = [
     "IdempotencyHit",
     "InvalidCursor",
     "DuplicateName",
+    "RUN_RESPONSE_STATUS",
+    "NewConnection",
+    "ConnectionRecord",
+    "NewRun",
+    "RunCreated",
+    "RunFinish",
+    "RunFilter",
+    "RunRef",
+    "AuditFilter",
+    "AuditHead",
+    "RunEvidence",
 ]
 
 T = TypeVar("T")
@@ -180,6 +203,24 @@ class IdempotencyRecord:
     expires_at: datetime
 
 
+@dataclass(frozen=True)
+class AuditFilter:
+    """Filters of the audit list: entries at or after ``since``, of a ``type`` glob, about
+    some subjects."""
+
+    since: datetime | None = None
+    type: str | None = None
+    subject_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class AuditHead:
+    """Where a tenant's chain ends as the tenant row records it (seq 0: an empty chain)."""
+
+    seq: int
+    hash: str
+
+
 # --- errors --------------------------------------------------------------------------------
 
 
@@ -218,8 +259,9 @@ class DuplicateName(StoreError):
 # --- the interface -------------------------------------------------------------------------
 
 
-class Store(Protocol):
-    """The broker's persistence: one implementation per database dialect."""
+class Store(GovernedStore, Protocol):
+    """The broker's persistence: one implementation per database dialect (the methods of
+    governed execution are in `GovernedStore`)."""
 
     async def open(self) -> None:
         """Connect and apply pending migrations."""
@@ -237,6 +279,9 @@ class Store(Protocol):
 
     async def get_tenant_by_name(self, name: str) -> Tenant | None:
         """Find a tenant by its unique name."""
+
+    async def list_tenants(self) -> list[Tenant]:
+        """Every tenant, oldest first."""
 
     # API keys
     async def create_api_key(
@@ -349,9 +394,12 @@ class Store(Protocol):
         """The head of the log and what lies right after ``cursor``."""
 
     async def list_audit_entries(
-        self, tenant_id: str, *, after: int, limit: int
+        self, tenant_id: str, *, after: int, limit: int, filters: AuditFilter | None = None
     ) -> list[AuditEntry]:
-        """Events with their chain hashes, in seq order."""
+        """Events with their chain hashes and ``seq > after``, in seq order."""
+
+    async def audit_head(self, tenant_id: str) -> AuditHead:
+        """The end of the tenant's chain as its tenant row records it."""
 
     # idempotency
     async def claim_idempotency_key(

@@ -21,14 +21,17 @@ from ...models import (
     PolicyCreate,
 )
 from ..ids import parse_ts, utcnow
-from . import sqlite_approvals as approvals
-from . import sqlite_events as events
-from . import sqlite_keys as keys
-from . import sqlite_policies as policies
+from . import (
+    sqlite_approvals as approvals,
+    sqlite_events as events,
+    sqlite_keys as keys,
+    sqlite_policies as policies,
+)
 from .base import (
     ApiKeyRecord,
     ApprovalFilter,
     ApprovalWrite,
+    AuditFilter,
     EventSlice,
     IdempotencyClaim,
     IdempotencyRecord,
@@ -38,12 +41,13 @@ from .base import (
     Tenant,
 )
 from .sqlite_db import Database, Tx, ts
+from .sqlite_governed import GovernedStoreMethods
 
 __all__ = ["SQLiteStore"]
 
 
-class SQLiteStore:
-    """The broker's storage in one SQLite file."""
+class SQLiteStore(GovernedStoreMethods):
+    """The broker's storage in one SQLite file (governed execution in `GovernedStoreMethods`)."""
 
     def __init__(
         self,
@@ -256,11 +260,11 @@ class SQLiteStore:
         return await self._db.read(lambda tx: events.log_position(tx, tenant_id, cursor, horizon))
 
     async def list_audit_entries(
-        self, tenant_id: str, *, after: int, limit: int
+        self, tenant_id: str, *, after: int, limit: int, filters: AuditFilter | None = None
     ) -> list[AuditEntry]:
         """Events with their chain hashes."""
         return await self._db.read(
-            lambda tx: events.list_audit_entries(tx, tenant_id, after, limit)
+            lambda tx: events.list_audit_entries(tx, tenant_id, after, limit, filters)
         )
 
     # idempotency

@@ -13,7 +13,7 @@ import msgspec
 
 from ...models import Approval, ApprovalCreate, ApprovalStatus, Policy
 from ..ids import new_id, parse_ts
-from ..policy import evaluate
+from ..policy import Verdict, evaluate
 from .base import (
     ApprovalFilter,
     ApprovalWrite,
@@ -24,10 +24,12 @@ from .base import (
 )
 from .sqlite_db import Tx, decode_cursor, dumps, encode_cursor, loads, opt_ts, ts
 from .sqlite_policies import list_all_policies
+from .sqlite_runs import settle_for_approval
 
 __all__ = [
     "approval_from_row",
     "create_approval",
+    "insert_approval",
     "get_approval",
     "list_approvals",
     "set_outcome",
@@ -97,9 +99,11 @@ def _expire_rows(tx: Tx, rows: list[sqlite3.Row]) -> int:
         ).fetchone()
         if updated is not None:
             approval = approval_from_row(updated)
+            tenant_id = updated["tenant_id"]
             tx.append_event(
-                updated["tenant_id"], "approval.expired", approval.id, "system", _snapshot(approval)
+                tenant_id, "approval.expired", approval.id, "system", _snapshot(approval)
             )
+            settle_for_approval(tx, tenant_id, approval, "system")
             count += 1
     return count
 
@@ -166,8 +170,24 @@ def create_approval(
             tx.complete(tenant_id, claim, result)
             return result
 
+    verdict = evaluate(list_all_policies(tx, tenant_id), spec.action, dict(spec.metadata or {}))
+    approval = insert_approval(tx, tenant_id, spec, actor, verdict, default_expires_in)
+    result = ApprovalWrite(approval, created=True)
+    tx.complete(tenant_id, claim, result)
+    return result
+
+
+def insert_approval(
+    tx: Tx,
+    tenant_id: str,
+    spec: ApprovalCreate,
+    actor: str,
+    verdict: Verdict,
+    default_expires_in: int,
+) -> Approval:
+    """Insert an approval as ``verdict`` decided it and append ``approval.created``: already
+    settled for ``allow`` or ``deny``, else pending until its expiry."""
     metadata = dict(spec.metadata or {})
-    verdict = evaluate(list_all_policies(tx, tenant_id), spec.action, metadata)
     rule: Policy | None = verdict.policy
     now = ts(tx.now)
     status, decided_by, decided_at, expires_at = "pending", None, None, None
@@ -209,9 +229,7 @@ def create_approval(
     ).fetchone()
     approval = approval_from_row(row)
     tx.append_event(tenant_id, "approval.created", approval.id, actor, _snapshot(approval))
-    result = ApprovalWrite(approval, created=True)
-    tx.complete(tenant_id, claim, result)
-    return result
+    return approval
 
 
 def set_outcome(
@@ -240,6 +258,7 @@ def set_outcome(
         raise NotPending(approval_from_row(current))
     approval = approval_from_row(row)
     tx.append_event(tenant_id, _STATUS_EVENT[status], approval.id, actor, _snapshot(approval))
+    settle_for_approval(tx, tenant_id, approval, actor)
     tx.complete(tenant_id, claim, approval)
     return approval
 

@@ -22,7 +22,7 @@ import msgspec
 
 from ..._chain import canonical_json, entry_hash
 from ..ids import format_ts, new_id, parse_ts, utcnow
-from .base import IdempotencyClaim, IdempotencyHit, IdempotencyRecord, InvalidCursor
+from .base import IdempotencyClaim, IdempotencyHit, IdempotencyRecord, InvalidCursor, RunRef
 
 __all__ = ["Database", "Tx", "encode_cursor", "decode_cursor", "dumps", "loads", "ts", "opt_ts"]
 
@@ -83,6 +83,8 @@ class Tx:
         self.idempotency_ttl = idempotency_ttl
         #: tenant id -> last seq appended, to wake that tenant's waiters after commit.
         self.appended: dict[str, int] = {}
+        #: Runs this transaction released for background execution (handed over after commit).
+        self.queued: list[RunRef] = []
 
     def execute(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
         """Run one statement."""
@@ -210,6 +212,7 @@ class Database:
         self.clock = clock
         self.idempotency_ttl = idempotency_ttl
         self.on_commit = on_commit
+        self.on_queued: Callable[[RunRef], None] | None = None
         self._conn: sqlite3.Connection | None = None
         # Made in `open`, on the event loop that will use it: anyio objects belong to the
         # backend they were created under, and the store may be built in another thread.
@@ -269,7 +272,7 @@ class Database:
         """
         conn, limiter = self._require()
 
-        def run() -> tuple[T, dict[str, int]]:
+        def run() -> tuple[T, Tx]:
             tx = Tx(conn, self.clock(), self.idempotency_ttl)
             conn.execute("BEGIN IMMEDIATE")
             try:
@@ -278,13 +281,16 @@ class Database:
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
-            return result, tx.appended
+            return result, tx
 
         with anyio.CancelScope(shield=True):
-            result, appended = await anyio.to_thread.run_sync(run, limiter=limiter)
+            result, tx = await anyio.to_thread.run_sync(run, limiter=limiter)
             if self.on_commit is not None:
-                for tenant_id, seq in appended.items():
+                for tenant_id, seq in tx.appended.items():
                     self.on_commit(tenant_id, seq)
+            if self.on_queued is not None:
+                for ref in tx.queued:
+                    self.on_queued(ref)
         return result
 
 

@@ -1,4 +1,4 @@
-"""The event log in SQLite: pages after a cursor, the head, and the chain entries."""
+"""The event log in SQLite: pages after a cursor, the head, and the audit chain's entries."""
 
 from __future__ import annotations
 
@@ -9,10 +9,18 @@ from typing import Any
 
 from ...models import AuditEntry, Event
 from ..ids import parse_ts
-from .base import EventSlice, LogPosition
+from .base import AuditFilter, AuditHead, EventSlice, LogPosition, NotFound
 from .sqlite_db import Tx, loads, ts
 
-__all__ = ["list_events", "log_position", "list_audit_entries", "glob_to_sqlite"]
+__all__ = [
+    "list_events",
+    "log_position",
+    "audit_entry_from_row",
+    "list_audit_entries",
+    "list_audit_entries_about",
+    "audit_head",
+    "glob_to_sqlite",
+]
 
 
 def glob_to_sqlite(pattern: str) -> str:
@@ -85,24 +93,60 @@ def log_position(tx: Tx, tenant_id: str, cursor: int, horizon: datetime) -> LogP
     return LogPosition(head_seq=head, next_created_at=next_created_at, oldest_seq_in_window=oldest)
 
 
-def list_audit_entries(tx: Tx, tenant_id: str, after: int, limit: int) -> list[AuditEntry]:
-    """Events with their hashes (hex), in seq order."""
-    rows = tx.execute(
-        "SELECT * FROM events WHERE tenant_id = ? AND seq > ? ORDER BY seq LIMIT ?",
-        (tenant_id, after, limit),
+def audit_entry_from_row(row: sqlite3.Row) -> AuditEntry:
+    """The audit entry of an events row: the event with its hashes (hex)."""
+    return AuditEntry(
+        tenant_id=row["tenant_id"],
+        id=row["id"],
+        seq=row["seq"],
+        type=row["type"],
+        subject_id=row["subject_id"],
+        created_at=parse_ts(row["created_at"]),
+        prev_hash=bytes(row["prev_hash"]).hex(),
+        hash=bytes(row["hash"]).hex(),
+        actor=row["actor"],
+        data=loads(row["data"]),
     )
-    return [
-        AuditEntry(
-            tenant_id=tenant_id,
-            id=row["id"],
-            seq=row["seq"],
-            type=row["type"],
-            subject_id=row["subject_id"],
-            created_at=parse_ts(row["created_at"]),
-            prev_hash=bytes(row["prev_hash"]).hex(),
-            hash=bytes(row["hash"]).hex(),
-            actor=row["actor"],
-            data=loads(row["data"]),
-        )
-        for row in rows
-    ]
+
+
+def list_audit_entries(
+    tx: Tx, tenant_id: str, after: int, limit: int, filters: AuditFilter | None = None
+) -> list[AuditEntry]:
+    """Events with their hashes after a seq, in seq order, optionally filtered."""
+    sql = "SELECT * FROM events WHERE tenant_id = ? AND seq > ?"
+    params: list[Any] = [tenant_id, after]
+    if filters is not None:
+        if filters.since is not None:
+            sql += " AND created_at >= ?"
+            params.append(ts(filters.since))
+        if filters.type is not None:
+            sql += " AND type GLOB ?"
+            params.append(glob_to_sqlite(filters.type))
+        if filters.subject_ids:
+            sql += f" AND subject_id IN ({', '.join('?' * len(filters.subject_ids))})"
+            params.extend(filters.subject_ids)
+    sql += " ORDER BY seq LIMIT ?"
+    params.append(limit)
+    return [audit_entry_from_row(row) for row in tx.execute(sql, params)]
+
+
+def list_audit_entries_about(
+    tx: Tx, tenant_id: str, subject_ids: Sequence[str]
+) -> list[AuditEntry]:
+    """Every entry about any of the subjects, in seq order (a run's evidence: a handful)."""
+    marks = ", ".join("?" * len(subject_ids))
+    rows = tx.execute(
+        f"SELECT * FROM events WHERE tenant_id = ? AND subject_id IN ({marks}) ORDER BY seq",
+        (tenant_id, *subject_ids),
+    )
+    return [audit_entry_from_row(row) for row in rows]
+
+
+def audit_head(tx: Tx, tenant_id: str) -> AuditHead:
+    """The chain's end as the tenant row records it; `NotFound` for an unknown tenant."""
+    row = tx.execute(
+        "SELECT last_seq, last_hash FROM tenants WHERE id = ?", (tenant_id,)
+    ).fetchone()
+    if row is None:
+        raise NotFound(tenant_id)
+    return AuditHead(seq=int(row[0]), hash=bytes(row[1]).hex())

@@ -24,6 +24,7 @@ from .sqlite_db import Tx, decode_cursor, encode_cursor, loads, opt_ts, ts
 __all__ = [
     "create_tenant",
     "get_tenant_by_name",
+    "list_tenants",
     "key_from_row",
     "create_api_key",
     "get_api_key",
@@ -53,6 +54,11 @@ def get_tenant_by_name(tx: Tx, name: str) -> Tenant | None:
     """A tenant by its unique name."""
     row = tx.execute("SELECT * FROM tenants WHERE name = ?", (name,)).fetchone()
     return None if row is None else _tenant(row)
+
+
+def list_tenants(tx: Tx) -> list[Tenant]:
+    """Every tenant, oldest first."""
+    return [_tenant(row) for row in tx.execute("SELECT * FROM tenants ORDER BY created_at, id")]
 
 
 def key_from_row(row: sqlite3.Row) -> ApiKeyRecord:
