@@ -197,8 +197,32 @@ class Tx:
         )
 
 
+class _Write:
+    """One unit of work waiting for, or taken into, a group commit."""
+
+    __slots__ = ("done", "error", "fn", "result", "started", "tx")
+
+    def __init__(self, fn: Callable[[Tx], Any]) -> None:
+        self.fn = fn
+        self.done = anyio.Event()
+        self.started = False
+        self.result: Any = None
+        self.error: BaseException | None = None
+        self.tx: Tx | None = None
+
+
 class Database:
-    """The single SQLite connection and the two ways to use it: `read` and `write`."""
+    """The SQLite file and the two ways to use it: `write` and `read`.
+
+    Writes go through one writer connection, one transaction per thread hop. Writes that
+    arrive while another is committing are committed together (a group commit: each in its
+    own savepoint, so one failing unit rolls back alone), which spreads the cost of the
+    fsync that ``synchronous=FULL`` pays per commit. Reads use a second connection, so they
+    never queue behind writes; WAL lets them read the last committed state meanwhile.
+    """
+
+    #: At most this many units of work share one commit.
+    max_group = 64
 
     def __init__(
         self,
@@ -214,15 +238,28 @@ class Database:
         self.on_commit = on_commit
         self.on_queued: Callable[[RunRef], None] | None = None
         self._conn: sqlite3.Connection | None = None
-        # Made in `open`, on the event loop that will use it: anyio objects belong to the
+        self._reader: sqlite3.Connection | None = None
+        self._pending: list[_Write] = []
+        # Made in `open`, on the event loop that will use them: anyio objects belong to the
         # backend they were created under, and the store may be built in another thread.
         self._limiter: anyio.CapacityLimiter | None = None
+        self._read_limiter: anyio.CapacityLimiter | None = None
+        self._write_lock: anyio.Lock | None = None
+        self.commits = 0  # write transactions committed (for tests and benchmarks)
 
     async def open(self) -> None:
         """Connect, set the pragmas and apply pending migrations."""
         if self._conn is None:
             self._limiter = anyio.CapacityLimiter(1)
+            self._read_limiter = anyio.CapacityLimiter(1)
+            self._write_lock = anyio.Lock()
             self._conn = await anyio.to_thread.run_sync(self._connect, limiter=self._limiter)
+            if self.path == ":memory:":  # one private database: readers must share it
+                self._reader, self._read_limiter = self._conn, self._limiter
+            else:
+                self._reader = await anyio.to_thread.run_sync(
+                    self._connect_reader, limiter=self._read_limiter
+                )
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
@@ -238,21 +275,29 @@ class Database:
             raise
         return conn
 
+    def _connect_reader(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA busy_timeout = 5000")
+        conn.execute("PRAGMA query_only = ON")
+        return conn
+
     async def close(self) -> None:
-        """Close the connection; idempotent."""
+        """Close the connections; idempotent."""
         conn, self._conn = self._conn, None
+        reader, self._reader = self._reader, None
+        if reader is not None and reader is not conn:
+            await anyio.to_thread.run_sync(reader.close, limiter=self._read_limiter)
         if conn is not None:
             await anyio.to_thread.run_sync(conn.close, limiter=self._limiter)
-        self._limiter = None
-
-    def _require(self) -> tuple[sqlite3.Connection, anyio.CapacityLimiter]:
-        if self._conn is None or self._limiter is None:
-            raise RuntimeError("the store is not open")
-        return self._conn, self._limiter
+        self._limiter = self._read_limiter = None
+        self._write_lock = None
 
     async def read(self, fn: Callable[[Tx], T]) -> T:
         """Run ``fn`` in one read transaction (a consistent snapshot)."""
-        conn, limiter = self._require()
+        conn, limiter = self._reader, self._read_limiter
+        if conn is None or limiter is None:
+            raise RuntimeError("the store is not open")
 
         def run() -> T:
             tx = Tx(conn, self.clock(), self.idempotency_ttl)
@@ -265,33 +310,81 @@ class Database:
         return await anyio.to_thread.run_sync(run, limiter=limiter)
 
     async def write(self, fn: Callable[[Tx], T]) -> T:
-        """Run ``fn`` in one write transaction; commit if it returns, roll back if it raises.
+        """Run ``fn`` in a write transaction; its changes commit if it returns and roll back
+        if it raises (another unit's failure in the same group commit never affects it).
 
-        The hop is shielded: once a write has started, its caller's cancellation must not
-        hide that it committed (the waiters must still be woken).
+        Once a unit of work has been taken into a commit, its caller's cancellation waits
+        for that commit: it must not hide that the write happened (waiters must be woken).
         """
-        conn, limiter = self._require()
-
-        def run() -> tuple[T, Tx]:
-            tx = Tx(conn, self.clock(), self.idempotency_ttl)
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                result = fn(tx)
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
-            return result, tx
-
-        with anyio.CancelScope(shield=True):
-            result, tx = await anyio.to_thread.run_sync(run, limiter=limiter)
-            if self.on_commit is not None:
-                for tenant_id, seq in tx.appended.items():
-                    self.on_commit(tenant_id, seq)
-            if self.on_queued is not None:
-                for ref in tx.queued:
-                    self.on_queued(ref)
+        lock = self._write_lock
+        if lock is None:
+            raise RuntimeError("the store is not open")
+        unit = _Write(fn)
+        self._pending.append(unit)
+        try:
+            while not unit.done.is_set():
+                async with lock:
+                    if not unit.done.is_set():
+                        await self._commit_group()
+        except BaseException:
+            if unit.started:  # being committed: let it finish, then let the error through
+                with anyio.CancelScope(shield=True):
+                    await unit.done.wait()
+            else:
+                self._pending.remove(unit)
+            raise
+        if unit.error is not None:
+            raise unit.error
+        result: T = unit.result
         return result
+
+    async def _commit_group(self) -> None:
+        """Commit every pending unit of work (up to `max_group`) in one transaction."""
+        group, self._pending = self._pending[: self.max_group], self._pending[self.max_group :]
+        for unit in group:
+            unit.started = True
+        conn, limiter = self._conn, self._limiter
+        assert conn is not None
+        assert limiter is not None
+        with anyio.CancelScope(shield=True):
+            try:
+                await anyio.to_thread.run_sync(self._run_group, conn, group, limiter=limiter)
+            except BaseException as exc:  # the commit itself failed: nothing was written
+                for unit in group:
+                    if unit.error is None:
+                        unit.error, unit.tx = exc, None
+            for unit in group:
+                if unit.error is None and unit.tx is not None:
+                    self._committed(unit.tx)
+                unit.done.set()
+
+    def _run_group(self, conn: sqlite3.Connection, group: list[_Write]) -> None:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for unit in group:
+                tx = Tx(conn, self.clock(), self.idempotency_ttl)
+                conn.execute("SAVEPOINT unit")
+                try:
+                    unit.result = unit.fn(tx)
+                except BaseException as exc:
+                    conn.execute("ROLLBACK TO unit")
+                    unit.error = exc
+                else:
+                    unit.tx = tx
+                conn.execute("RELEASE unit")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        self.commits += 1
+
+    def _committed(self, tx: Tx) -> None:
+        if self.on_commit is not None:
+            for tenant_id, seq in tx.appended.items():
+                self.on_commit(tenant_id, seq)
+        if self.on_queued is not None:
+            for ref in tx.queued:
+                self.on_queued(ref)
 
 
 def _migrate(conn: sqlite3.Connection) -> None:
