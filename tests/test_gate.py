@@ -8,10 +8,10 @@ from typing import Any
 
 import anyio
 import pytest
-from _sdk import deciding
-from conftest import TenantInfo
 
 import signoff
+from _sdk import deciding
+from conftest import TenantInfo
 from signoff import (
     APIConnectionError,
     ApprovalCancelled,

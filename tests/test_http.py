@@ -155,6 +155,36 @@ async def test_client_errors_and_conflicts_are_never_retried(
     assert len(httpx_mock.get_requests()) == 1
 
 
+async def test_a_request_still_in_progress_is_asked_again_after_retry_after(
+    client: AsyncSignoff, httpx_mock: HTTPXMock, retry_waits: list[float]
+) -> None:
+    busy = error_body("idempotency_request_in_progress", "the first request is still running")
+    httpx_mock.add_response(
+        method="POST", status_code=409, content=busy, headers={"Retry-After": "0.03"}
+    )
+    httpx_mock.add_response(method="POST", status_code=201, json=approval())
+    await client._post("/v1/actions", cast_to=Approval, body={}, idempotency_key="run-once")
+    requests = httpx_mock.get_requests()
+    assert [r.headers["idempotency-key"] for r in requests] == ["run-once"] * 2
+    assert retry_waits == [0.03]
+
+
+@pytest.mark.parametrize("type_", ["conflict", "approval_not_pending", "secret_not_replayable"])
+async def test_every_other_conflict_is_never_retried(
+    client: AsyncSignoff, httpx_mock: HTTPXMock, type_: str
+) -> None:
+    httpx_mock.add_response(
+        method="POST",
+        status_code=409,
+        content=error_body(type_, "no"),
+        headers={"Retry-After": "0"},
+    )
+    with pytest.raises(APIStatusError) as caught:
+        await client._post("/v1/approvals/apr_1/decision", cast_to=Approval, body={})
+    assert caught.value.type == type_
+    assert len(httpx_mock.get_requests()) == 1
+
+
 @pytest.mark.parametrize(
     "error",
     [httpx.ConnectError("refused"), httpx.ReadError("reset"), httpx.RemoteProtocolError("eof")],

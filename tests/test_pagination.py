@@ -14,7 +14,7 @@ import sniffio
 from pytest_httpx import HTTPXMock
 
 from _helpers import BASE_URL, approval, make_client
-from signoff._pagination import _spawn_detached
+from signoff._spawn import spawn_detached
 from signoff.client import AsyncSignoff
 from signoff.errors import InternalServerError
 from signoff.models import Approval, Page
@@ -243,7 +243,7 @@ async def test_the_fetch_ahead_can_be_cancelled_from_another_thread() -> None:
         started.set()
         await anyio.sleep_forever()
 
-    cancel = _spawn_detached(forever(), ended.set)
+    cancel = spawn_detached(forever(), ended.set, name="test")
     with anyio.fail_after(2):
         await started.wait()
         await anyio.to_thread.run_sync(cancel)

@@ -17,9 +17,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import TenantInfo
 
-import signoff
+from conftest import TenantInfo
 from signoff import (
     ApprovalStatus,
     AsyncSignoff,

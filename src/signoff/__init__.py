@@ -50,6 +50,8 @@ _LAZY: dict[str, str] = {
     "ApprovalExpired": "signoff.errors",
     "ApprovalCancelled": "signoff.errors",
     "ApprovalTimeout": "signoff.errors",
+    "ActionTimeout": "signoff.errors",
+    "RequestValidationError": "signoff.errors",
     "WebhookVerificationError": "signoff.errors",
     # models
     "Approval": "signoff.models",
@@ -60,12 +62,26 @@ _LAZY: dict[str, str] = {
     "Page": "signoff.models",
     "Policy": "signoff.models",
     "PolicyEffect": "signoff.models",
+    "ActionRequest": "signoff.models",
+    "ActionRun": "signoff.models",
+    "ActionType": "signoff.models",
+    "AuditEntry": "signoff.models",
+    "AuditVerification": "signoff.models",
+    "Connection": "signoff.models",
+    "EvidencePack": "signoff.models",
+    "RunStatus": "signoff.models",
+    # governed actions
+    "ActionResult": "signoff._action_items",
 }
+# Public submodules, also loaded on first use: ``signoff.evidence.verify(pack)``.
+_SUBMODULES = frozenset({"evidence"})
 
-__all__ = sorted([*_LAZY, "__version__"])
+__all__ = sorted([*_LAZY, *_SUBMODULES, "__version__"])
 
 
 def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f"signoff.{name}")  # the import binds it here too
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'signoff' has no attribute {name!r}")
@@ -79,12 +95,15 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
+    from . import evidence as evidence
+    from ._action_items import ActionResult as ActionResult
     from ._embedded import embedded as embedded
     from ._pagination import AsyncPaginator as AsyncPaginator
     from ._streaming import AsyncStream as AsyncStream
     from ._sync_base import SyncPaginator as SyncPaginator, SyncStream as SyncStream
     from .client import AsyncSignoff as AsyncSignoff
     from .errors import (
+        ActionTimeout as ActionTimeout,
         APIConnectionError as APIConnectionError,
         APIResponseValidationError as APIResponseValidationError,
         APIStatusError as APIStatusError,
@@ -102,19 +121,28 @@ if TYPE_CHECKING:
         PermissionDeniedError as PermissionDeniedError,
         RateLimitError as RateLimitError,
         RequestTooLargeError as RequestTooLargeError,
+        RequestValidationError as RequestValidationError,
         SignoffError as SignoffError,
         UnprocessableEntityError as UnprocessableEntityError,
         WebhookVerificationError as WebhookVerificationError,
     )
     from .gate import require_approval as require_approval
     from .models import (
+        ActionRequest as ActionRequest,
+        ActionRun as ActionRun,
+        ActionType as ActionType,
         ApiKey as ApiKey,
         ApiKeyCreated as ApiKeyCreated,
         Approval as Approval,
         ApprovalStatus as ApprovalStatus,
+        AuditEntry as AuditEntry,
+        AuditVerification as AuditVerification,
+        Connection as Connection,
         Event as Event,
+        EvidencePack as EvidencePack,
         Page as Page,
         Policy as Policy,
         PolicyEffect as PolicyEffect,
+        RunStatus as RunStatus,
     )
     from .sync import Signoff as Signoff

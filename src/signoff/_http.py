@@ -295,11 +295,12 @@ class _Pool:
         if transport == "aiohttp":
             self._aiohttp = _aiohttp_transport_class()
             self.check_backend()
-        # No more keep-alive connections than requests in flight: every extra idle
-        # connection is rescanned on each pool operation.
-        limits = httpx.Limits(
-            max_connections=max_concurrency, max_keepalive_connections=max_concurrency
-        )
+        # No more keep-alive connections than requests in flight, and at most 20 (httpx's own
+        # default) on the httpx transport: httpcore rescans every idle connection on each pool
+        # operation, and at 50 kept alive it spends about twice the CPU per request (measured:
+        # benchmarks/execute_many.py). aiohttp has no such cost.
+        keepalive = max_concurrency if transport == "aiohttp" else min(max_concurrency, 20)
+        limits = httpx.Limits(max_connections=max_concurrency, max_keepalive_connections=keepalive)
         self.http = http_client or self._client(limits)
         self._stream_http: httpx.AsyncClient | None = http_client
 

@@ -112,7 +112,15 @@ class LoopThread:
         portal = self._checked_portal()
         send, receive = self.call_sync(anyio.create_memory_object_stream[tuple[bool, Any]], 0)
 
+        stopped = threading.Event()
+
         async def produce() -> None:
+            try:
+                await _produce()
+            finally:
+                stopped.set()
+
+        async def _produce() -> None:
             async with send:
                 iterator: AsyncIterator[T] | None = None
                 try:
@@ -145,6 +153,9 @@ class LoopThread:
             if not self.closed:
                 with contextlib.suppress(*_GONE):
                     self.call(receive.aclose)
+                # Closing means closed: the async iterator's own cleanup (a connection, a
+                # background engine) has finished by the time this returns.
+                stopped.wait(timeout=10.0)
 
     def stop_soon(self) -> None:
         """Ask the loop to stop without waiting (safe from ``__del__`` and any thread)."""

@@ -20,14 +20,13 @@ any thread, as soon as its iterator is closed or dropped. It holds nothing but t
 
 from __future__ import annotations
 
-import contextvars
-from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterator
+from collections.abc import Awaitable, Callable, Generator, Iterator
 from types import TracebackType
 from typing import Any, Generic, TypeVar
 
 import anyio
-import sniffio
 
+from ._spawn import spawn_detached
 from .errors import APIConnectionError
 from .models import Page
 
@@ -183,7 +182,9 @@ class _Prefetch(Generic[T]):
         self.finished = anyio.Event()
         self._page: Page[T] | None = None
         self._error: Exception | None = None
-        self.cancel = _spawn_detached(self._run(fetch, cursor), self.finished.set)
+        self.cancel = spawn_detached(
+            self._run(fetch, cursor), self.finished.set, name="signoff page prefetch"
+        )
 
     async def _run(self, fetch: FetchPage[T], cursor: str) -> None:
         try:
@@ -198,69 +199,3 @@ class _Prefetch(Generic[T]):
         if self._page is None:
             raise APIConnectionError("the request for the next page was cancelled")
         return self._page
-
-
-_running: set[Any] = set()  # strong references: asyncio keeps only weak ones to its tasks
-
-
-def _spawn_detached(
-    coroutine: Coroutine[Any, Any, None], on_done: Callable[[], None]
-) -> Callable[[], None]:
-    """Run ``coroutine`` as a task owned by no task group and call ``on_done`` when it ends
-    (even if cancelled before it started); returns a function that cancels it from any
-    thread (a no-op once it has ended, or once its event loop has)."""
-    if sniffio.current_async_library() == "trio":
-        import trio
-
-        token = trio.lowlevel.current_trio_token()
-        scope = trio.CancelScope()
-
-        async def in_scope() -> None:
-            try:
-                with scope:
-                    await coroutine
-            finally:
-                on_done()
-
-        trio.lowlevel.spawn_system_task(
-            in_scope, name="signoff page prefetch", context=contextvars.copy_context()
-        )
-
-        def cancel_trio() -> None:
-            try:
-                if trio.lowlevel.current_trio_token() is token:
-                    scope.cancel()
-                    return
-            except RuntimeError:
-                pass  # another thread
-            try:
-                token.run_sync_soon(scope.cancel)
-            except trio.RunFinishedError:
-                pass
-
-        return cancel_trio
-
-    import asyncio
-
-    loop = asyncio.get_running_loop()
-    task = loop.create_task(coroutine, name="signoff page prefetch")
-    _running.add(task)
-    task.add_done_callback(_running.discard)
-    task.add_done_callback(lambda _: on_done())
-
-    def cancel_asyncio() -> None:
-        if task.done():
-            return
-        try:
-            same_thread = asyncio.get_running_loop() is loop
-        except RuntimeError:
-            same_thread = False
-        if same_thread:
-            task.cancel()
-            return
-        try:
-            loop.call_soon_threadsafe(task.cancel)
-        except RuntimeError:
-            pass  # the loop is closed, and the task with it
-
-    return cancel_asyncio

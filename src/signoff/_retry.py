@@ -1,11 +1,16 @@
 """When a failed call is tried again, and after how long.
 
-Retried: connection errors, timeouts, and the statuses 408, 429, 500, 502, 503 and 504.
-Never retried: 409 and 422 (a decision conflict or a body the broker refused will not change
-on a second try) and every other 4xx. A server-sent ``retry-after-ms`` or ``Retry-After``
-(seconds or an HTTP date) replaces the exponential backoff; when it asks for longer than
-`MAX_RETRY_AFTER` or than what is left of the call's deadline, the error is raised at once
-rather than retried early. The deadline bounds every attempt and every wait together.
+Retried: connection errors, timeouts, the statuses 408, 429, 500, 502, 503 and 504, and one
+kind of 409: ``idempotency_request_in_progress``, which the broker answers (with
+``Retry-After: 1``) while the first request with the same idempotency key is still running,
+e.g. an action executing; asking again later gets that request's stored answer. Never
+retried: every other 409 and 422 (a decision conflict or a body the broker refused will not
+change on a second try) and every other 4xx.
+
+A server-sent ``retry-after-ms`` or ``Retry-After`` (seconds or an HTTP date) replaces the
+exponential backoff; when it asks for longer than `MAX_RETRY_AFTER` or than what is left of
+the call's deadline, the error is raised at once rather than retried early. The deadline
+bounds every attempt and every wait together.
 
 The first attempt runs without stamina (it costs ~19 us and an import per call); stamina
 drives only the retries. ``stamina.set_active(False)`` therefore turns signoff's retries off
@@ -27,6 +32,7 @@ from .errors import APIConnectionError, APIStatusError, APITimeoutError, RateLim
 
 __all__ = [
     "RETRYABLE_STATUSES",
+    "IN_PROGRESS",
     "MAX_RETRY_AFTER",
     "Backoff",
     "is_retryable",
@@ -41,6 +47,9 @@ R = TypeVar("R")
 log = logging.getLogger("signoff")
 
 RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+
+#: The one 409 worth repeating: the same key's first request has not finished yet.
+IN_PROGRESS = "idempotency_request_in_progress"
 
 #: The longest server-requested wait signoff sleeps through (seconds); longer asks fail fast.
 MAX_RETRY_AFTER = 30.0
@@ -68,6 +77,8 @@ class Backoff:
 def is_retryable(exc: BaseException) -> bool:
     """Whether a failed attempt may be tried again."""
     if isinstance(exc, APIStatusError):
+        if exc.status_code == 409:
+            return exc.type == IN_PROGRESS
         return exc.status_code in RETRYABLE_STATUSES
     return isinstance(exc, APIConnectionError)
 

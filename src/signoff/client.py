@@ -31,8 +31,11 @@ if TYPE_CHECKING:
 
     from ._sse import EventSource
     from ._waits import WaitHub
+    from .resources.actions import Actions
     from .resources.api_keys import ApiKeys
     from .resources.approvals import Approvals
+    from .resources.audit import Audit
+    from .resources.connections import Connections
     from .resources.events import Events
     from .resources.policies import Policies
 
@@ -133,6 +136,11 @@ class AsyncSignoff:
         return self._http.deadline
 
     @property
+    def max_concurrency(self) -> int:
+        """The most ordinary requests this client has in flight at once."""
+        return self._http.max_concurrency
+
+    @property
     def is_closed(self) -> bool:
         """True once `aclose` has run."""
         return self._http.closed
@@ -218,6 +226,27 @@ class AsyncSignoff:
         from .resources.api_keys import ApiKeys
 
         return ApiKeys(self)
+
+    @cached_property
+    def connections(self) -> Connections:
+        """Connectors bound to config and secrets, and the action types they offer."""
+        from .resources.connections import Connections
+
+        return Connections(self)
+
+    @cached_property
+    def actions(self) -> Actions:
+        """Governed actions: run one or many, follow them, fetch their evidence."""
+        from .resources.actions import Actions
+
+        return Actions(self)
+
+    @cached_property
+    def audit(self) -> Audit:
+        """The hash-chained audit log."""
+        from .resources.audit import Audit
+
+        return Audit(self)
 
     @cached_property
     def _wait_hub(self) -> WaitHub:

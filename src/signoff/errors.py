@@ -21,12 +21,18 @@ SignoffError
 │   ├── ApprovalExpired              nobody decided before the approval expired
 │   ├── ApprovalCancelled            the request was withdrawn
 │   └── ApprovalTimeout              no decision within the caller's own timeout
+├── ActionTimeout                    an action run not finished within the caller's timeout (run)
+├── RequestValidationError           refused by the SDK before sending (also a ValueError)
 └── WebhookVerificationError         a webhook's signature, timestamp or headers are wrong
 ```
 
 Status errors are raised by every call once retries are spent; the approval branch is raised
 by the `require_approval` gate (``approvals.wait()`` returns a denied or expired approval
-rather than raising, and raises only `ApprovalTimeout`). ``str(err)`` always includes the
+rather than raising, and raises only `ApprovalTimeout`). Likewise ``actions.wait()`` and
+``actions.execute(wait=True)`` return failed and denied runs and raise only `ActionTimeout`.
+``actions.execute_many()`` never raises for one item: each failed item's result *is* its
+error (a status error, or `RequestValidationError` for an item that is not a valid
+request). ``str(err)`` always includes the
 request id when the broker sent one, so a log line is enough to find the request.
 """
 
@@ -37,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import httpx
 
-    from .models import Approval
+    from .models import ActionRun, Approval
 
 __all__ = [
     "SignoffError",
@@ -59,6 +65,8 @@ __all__ = [
     "ApprovalExpired",
     "ApprovalCancelled",
     "ApprovalTimeout",
+    "ActionTimeout",
+    "RequestValidationError",
     "WebhookVerificationError",
     "status_error_class",
 ]
@@ -270,6 +278,42 @@ class ApprovalTimeout(ApprovalError):
             f"no decision on approval {approval.id} for {approval.action!r} in time "
             f"(still {approval.status.value})"
         )
+
+
+class ActionTimeout(SignoffError):
+    """An action run did not finish within the caller's timeout; ``run`` is the last state
+    seen (usually ``awaiting_approval``: nobody has decided yet)."""
+
+    def __init__(self, run: ActionRun, message: str | None = None) -> None:
+        self.run = run
+        super().__init__(
+            message
+            or f"action run {run.id} ({run.action_type} on {run.connection_id}) did not finish "
+            f"in time (still {run.status.value}); wait again with actions.wait({run.id!r})"
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.run, str(self)))
+
+
+class RequestValidationError(SignoffError, ValueError):
+    """A request the SDK refused before sending anything: a missing field, a wrong type.
+
+    Also a `ValueError`. ``execute_many`` returns one as the result of a malformed item
+    (``index`` is the item's position in the input), so the other items still run.
+    """
+
+    def __init__(self, message: str, *, index: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.index = index
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_validation_error, (self.message, self.index))
+
+
+def _rebuild_validation_error(message: str, index: int | None) -> RequestValidationError:
+    return RequestValidationError(message, index=index)
 
 
 class WebhookVerificationError(SignoffError):

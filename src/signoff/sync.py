@@ -135,6 +135,31 @@ class Signoff:
 
         return ApiKeys(self._async.api_keys, self._loop)
 
+    @cached_property
+    def connections(self) -> _sync_resources.Connections:
+        """Connectors bound to config and secrets, and the action types they offer."""
+        from ._sync_resources import Connections
+
+        return Connections(self._async.connections, self._loop)
+
+    @cached_property
+    def actions(self) -> _sync_resources.Actions:
+        """Governed actions: run one or many, follow them, fetch their evidence.
+
+        ``execute_many`` is one blocking call on the loop thread however many items it runs;
+        its ``on_progress`` callback is called on that thread.
+        """
+        from ._sync_resources import Actions
+
+        return Actions(self._async.actions, self._loop)
+
+    @cached_property
+    def audit(self) -> _sync_resources.Audit:
+        """The hash-chained audit log."""
+        from ._sync_resources import Audit
+
+        return Audit(self._async.audit, self._loop)
+
     # -- plumbing ---------------------------------------------------------------------------
 
     def request(

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 M = TypeVar("M")
 
-__all__ = ["Resource", "build_body", "path_id", "to_seconds"]
+__all__ = ["Resource", "build_body", "long_poll", "path_id", "to_seconds", "page_limit"]
 
 
 class Resource:
@@ -57,3 +57,26 @@ def to_seconds(value: float | timedelta | None, what: str) -> int | None:
     if not math.isfinite(seconds) or seconds <= 0:
         raise ValueError(f"{what} must be a positive number of seconds, got {value!r}")
     return math.ceil(seconds)
+
+
+def long_poll(
+    wait: float | None, after_version: int | None, *, hold: int
+) -> tuple[dict[str, Any], float | None]:
+    """Query and per-call timeout of a read that the broker may hold for ``wait`` seconds
+    (at most ``hold``) until the subject's version passes ``after_version``."""
+    params: dict[str, Any] = {}
+    if wait is not None:
+        if not 0 <= wait <= hold:
+            raise ValueError(f"wait must be between 0 and {hold} seconds, got {wait!r}")
+        params["wait"] = wait
+    if after_version is not None:
+        params["after_version"] = after_version
+    # Room for the hold itself plus an ordinary answer.
+    return params, None if wait is None else wait + 15.0
+
+
+def page_limit(limit: int | None, maximum: int) -> int | None:
+    """Check a page size against the route's maximum."""
+    if limit is not None and not 1 <= limit <= maximum:
+        raise ValueError(f"limit must be between 1 and {maximum}, got {limit!r}")
+    return limit

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
-from .._streaming import AsyncStream
+from .._streaming import MAX_HOLD, AsyncStream, follow_snapshots
 from .._waits import APPROVALS, WaitTimedOut
 from ..errors import ApprovalTimeout
 from ..models import (
@@ -17,15 +17,12 @@ from ..models import (
     JSONObject,
     MetadataValue,
 )
-from ._base import Resource, build_body, path_id, to_seconds
+from ._base import Resource, build_body, long_poll, path_id, to_seconds
 
 if TYPE_CHECKING:
     from .._pagination import AsyncPaginator
 
 __all__ = ["Approvals"]
-
-#: The longest a single long-poll is held by the broker (seconds).
-_MAX_HOLD = 25
 
 
 class Approvals(Resource):
@@ -76,14 +73,7 @@ class Approvals(Resource):
     ) -> Approval:
         """Read an approval. With ``wait`` (≤ 25 s), the broker holds the request until the
         approval's version passes ``after_version`` or it is decided (a long-poll)."""
-        params: dict[str, Any] = {}
-        if wait is not None:
-            if not 0 <= wait <= _MAX_HOLD:
-                raise ValueError(f"wait must be between 0 and {_MAX_HOLD} seconds, got {wait!r}")
-            params["wait"] = wait
-        if after_version is not None:
-            params["after_version"] = after_version
-        timeout = None if wait is None else wait + 15.0
+        params, timeout = long_poll(wait, after_version, hold=MAX_HOLD)
         return await self._client._get(
             f"/v1/approvals/{path_id(approval_id, 'approval_id')}",
             cast_to=Approval,
@@ -178,36 +168,6 @@ class Approvals(Resource):
         Reconnects after a dropped connection; falls back to long-polling where event streams
         do not get through.
         """
-        return AsyncStream(self._stream(path_id(approval_id, "approval_id")))
-
-    async def _stream(self, quoted_id: str) -> AsyncGenerator[Approval, None]:
-        from .._sse import StreamUnavailableError
-
-        seen = 0
-        try:
-            source = self._client._event_source(f"/v1/approvals/{quoted_id}/events")
-            async with source:
-                async for sse in source:
-                    if not sse.data:
-                        continue
-                    snapshot = APPROVALS.decode(sse.data)
-                    if snapshot.version <= seen:
-                        continue  # replayed after a reconnect
-                    seen = snapshot.version
-                    yield snapshot
-                    if snapshot.is_terminal:
-                        return
-        except StreamUnavailableError:
-            pass
-        while True:  # long-poll fallback
-            snapshot = await self._client._get(
-                f"/v1/approvals/{quoted_id}",
-                cast_to=Approval,
-                params={"wait": _MAX_HOLD, "after_version": seen},
-                timeout=_MAX_HOLD + 15.0,
-            )
-            if snapshot.version > seen:
-                seen = snapshot.version
-                yield snapshot
-            if snapshot.is_terminal:
-                return
+        return AsyncStream(
+            follow_snapshots(self._client, APPROVALS, path_id(approval_id, "approval_id"))
+        )
