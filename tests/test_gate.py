@@ -260,3 +260,52 @@ def test_redacting_an_unknown_parameter_is_a_mistake() -> None:
 
         @signoff.require_approval("x.y", redact=["pasword"], client=object())  # type: ignore[arg-type]
         def f(password: str) -> None: ...
+
+
+async def test_a_cancelled_gated_call_withdraws_its_request_and_stays_cancelled(
+    client: AsyncSignoff,
+) -> None:
+    calls: list[Any] = []
+    refund = gated_refund(client, calls)
+    with anyio.fail_after(15):
+        with anyio.move_on_after(1) as scope:
+            await refund(1, "ACME")
+        assert scope.cancelled_caught  # the cancellation came through as itself
+    assert calls == []
+    [approval] = await client.approvals.list().collect()
+    assert approval.status is ApprovalStatus.CANCELLED
+
+
+async def test_a_failed_withdrawal_does_not_replace_the_cancellation(
+    client: AsyncSignoff, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def unreachable(*args: Any, **kwargs: Any) -> Any:
+        raise APIConnectionError("the broker went away")
+
+    refund = gated_refund(client, [])
+    with anyio.fail_after(15):
+        with anyio.move_on_after(1) as scope:
+            monkeypatch.setattr(client.approvals, "cancel", unreachable)
+            await refund(1, "ACME")
+    assert scope.cancelled_caught
+
+
+async def test_an_async_function_refuses_a_blocking_client(sync_client: Signoff) -> None:
+    refund = gated_refund(sync_client, [])
+    with pytest.raises(TypeError, match="AsyncSignoff"):
+        await refund(1, "ACME")
+
+
+def test_an_unknown_status_fails_closed() -> None:
+    import msgspec
+
+    from signoff import Approval, ApprovalError
+    from signoff.gate import _raise_unless_approved
+
+    approval = msgspec.json.decode(
+        b'{"id":"apr_1","status":"escalated","action":"a.b","version":2,'
+        b'"created_at":"2026-01-01T00:00:00Z","updated_at":"2026-01-01T00:00:00Z"}',
+        type=Approval,
+    )
+    with pytest.raises(ApprovalError, match="escalated"):
+        _raise_unless_approved(approval)

@@ -77,3 +77,22 @@ def test_a_timestamp_without_a_timezone_is_rejected() -> None:
 def test_decoders_are_built_once_per_type() -> None:
     assert decoder_for(Page[Approval]) is decoder_for(Page[Approval])
     assert decoder_for(Approval) is not decoder_for(Page[Approval])
+
+
+def test_secrets_stay_out_of_reprs() -> None:
+    from datetime import UTC, datetime
+
+    from signoff.models import ApiKeyCreated, ConnectionCreate
+
+    created = ApiKeyCreated(
+        id="key_1",
+        name="agent",
+        scopes=["admin"],
+        created_at=datetime.now(UTC),
+        key="sgn_live_x_s3cret",
+    )
+    assert "s3cret" not in repr(created)
+    assert "s3cret" not in str(created)
+    connection = ConnectionCreate(name="pay", connector="http", secrets={"bearer_token": "s3cret"})
+    assert "s3cret" not in repr(connection)
+    assert "bearer_token" in repr(connection)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import anyio
@@ -221,3 +222,47 @@ async def test_closing_the_client_ends_its_waits(tenant: object) -> None:
             await client.aclose()
     assert len(errors) == 1
     assert "closed" in str(errors[0])
+
+
+async def test_waits_that_start_while_the_reader_stops_still_see_their_decision(
+    client: AsyncSignoff,
+) -> None:
+    # With no linger the reader stops the moment it is idle, so each wait below may arrive
+    # while the previous reader is still shutting down: it must not count on that reader.
+    hub = client._wait_hub
+    hub._linger = 0.0
+    for _ in range(15):
+        created = await client.approvals.create(action="db.delete")
+        result: list[Approval] = []
+
+        async def wait(approval_id: str = created.id, into: list[Approval] = result) -> None:
+            into.append(await client.approvals.wait(approval_id, timeout=10))
+
+        with anyio.fail_after(15):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(wait)
+                await until_watched(hub, created.id)
+                await client.approvals.approve(created.id)
+        assert result[0].status is ApprovalStatus.APPROVED
+
+
+async def test_a_lost_position_is_re_read_not_replayed(
+    start_broker: Callable[..., BrokerThread],
+) -> None:
+    broker = start_broker(replay_window=0.2)
+    tenant = new_tenant(broker)
+    with TcpProxy(broker.port) as proxy:
+        async with AsyncSignoff(tenant.admin_key, proxy.base_url) as client:
+            created = await client.approvals.create(action="db.delete")
+            hub = client._wait_hub
+            with anyio.fail_after(20):
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(functools.partial(client.approvals.wait, created.id, timeout=20))
+                    await until_watched(hub, created.id)
+                    proxy.pause()
+                    proxy.cut()
+                    async with AsyncSignoff(tenant.admin_key, broker.base_url) as direct:
+                        await direct.approvals.approve(created.id)
+                    await anyio.sleep(0.4)  # the decision's event ages past the window
+                    proxy.resume()
+            assert hub.resyncs == 1  # the 410 path ran, not an ordinary replay

@@ -50,7 +50,7 @@ from ._action_items import (
 )
 from ._http import decode
 from ._spawn import spawn_detached
-from .errors import APIResponseValidationError, SignoffError
+from .errors import APIResponseValidationError, SignoffError, _copied
 from .models import ActionBatchResponse, ActionRun
 
 if TYPE_CHECKING:
@@ -165,8 +165,8 @@ class Engine:
             pending, rounds = batch, 0
             while pending:
                 results = await self._post_batch(pending)
-                # Items whose key is still executing from an earlier request get asked
-                # again, alone, until their first request has an answer to replay.
+                # Items whose key is still executing from an earlier request are asked again
+                # (together, in a batch of their own) until that request has an answer.
                 again = [
                     item
                     for item, result in zip(pending, results, strict=True)
@@ -208,7 +208,7 @@ class Engine:
         except SignoffError as exc:
             # The whole call failed after the client's retries: every item shares the error,
             # and every item is safe to send again with its key.
-            return [ActionResult(item.index, item.key, error=exc) for item in batch]
+            return [ActionResult(item.index, item.key, error=_copied(exc)) for item in batch]
         return [
             batch_result(item, answer, request_id)
             for item, answer in zip(batch, answers, strict=True)

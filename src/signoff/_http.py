@@ -12,6 +12,7 @@ a pool of their own and never hold one of those slots.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import time
 import uuid
@@ -140,8 +141,14 @@ class HTTPCore:
         headers: Mapping[str, str] | None = None,
         idempotency_key: str | None = None,
         timeout: float | None = None,
+        held: bool = False,
     ) -> httpx.Response:
-        """Send one logical call (with its retries); returns a 2xx response, body read."""
+        """Send one logical call (with its retries); returns a 2xx response, body read.
+
+        ``held`` marks a request the broker may hold open (a long-poll): like a stream it
+        goes outside the concurrency limiter and the ordinary pool, or a few long-polls would
+        keep every other call waiting for up to 25 s.
+        """
         pool = self._ready()
         method = method.upper()
         if timeout is None:
@@ -164,7 +171,7 @@ class HTTPCore:
         request = pool.http.build_request(method, url, params=query, content=content, headers=sent)
         what = f"{method} {path}"
         try:
-            return await self._attempt(request, call_timeout, deadline_at, deadline, what)
+            return await self._attempt(request, call_timeout, deadline_at, deadline, what, held)
         except (APIConnectionError, APIStatusError) as exc:
             if self.max_retries == 0 or not is_retryable(exc):
                 raise
@@ -175,7 +182,7 @@ class HTTPCore:
             request = pool.http.build_request(
                 method, url, params=query, content=content, headers=sent
             )
-            return await self._attempt(request, call_timeout, deadline_at, deadline, what)
+            return await self._attempt(request, call_timeout, deadline_at, deadline, what, held)
 
         return await call_with_retries(
             retry,
@@ -194,6 +201,7 @@ class HTTPCore:
         deadline_at: float,
         deadline: float,
         what: str,
+        held: bool = False,
     ) -> httpx.Response:
         remaining = deadline_at - time.monotonic()
         if remaining <= 0:
@@ -204,14 +212,17 @@ class HTTPCore:
         response = None
         # httpx timeouts bound each connect/read/write; this scope bounds the whole attempt,
         # including the wait for a limiter slot.
+        http = pool.stream_http if held else pool.http
         with anyio.move_on_after(remaining):
-            async with pool.limiter:
+            async with contextlib.nullcontext() if held else pool.limiter:
                 try:
-                    response = await pool.http.send(request)
+                    response = await http.send(request)
                 except (httpx.RequestError, httpx.StreamError) as exc:
                     raise self.transport_error(exc, what, attempt_timeout) from exc
                 except RuntimeError as exc:
-                    raise self._closed_while(what, exc) from exc
+                    if not (self.closed or pool.closed):
+                        raise
+                    raise SignoffError(f"{what}: the client was closed during the call") from exc
         if response is None:
             raise DeadlineExceeded(f"{what} ran out of its {deadline:g}s deadline")
         if response.is_success:
@@ -242,7 +253,9 @@ class HTTPCore:
         except (httpx.RequestError, httpx.StreamError) as exc:
             raise self.transport_error(exc, what, self.timeout) from exc
         except RuntimeError as exc:
-            raise self._closed_while(what, exc) from exc
+            if not (self.closed or pool.closed):
+                raise
+            raise SignoffError(f"{what}: the client was closed during the call") from exc
         if response.is_success:
             return response
         try:
@@ -264,12 +277,6 @@ class HTTPCore:
         return APIConnectionError(
             f"{what} failed: could not talk to the broker at {self.base_url} ({reason})"
         )
-
-    def _closed_while(self, what: str, exc: RuntimeError) -> BaseException:
-        """httpx's complaint about a client closed mid-call, as signoff's own error."""
-        if self.closed or self._pool.closed:
-            return SignoffError(f"{what}: the signoff client was closed during the call")
-        return exc
 
     def _ready(self) -> _Pool:
         pool = self._pool

@@ -86,6 +86,7 @@ async def follow_snapshots(
             cast_to=kind.model,
             params={"wait": MAX_HOLD, "after_version": seen},
             timeout=MAX_HOLD + 15.0,
+            held=True,
         )
         if snapshot.version > seen:
             seen = snapshot.version

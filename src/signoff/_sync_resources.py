@@ -447,7 +447,8 @@ class Events(SyncResource[_events.Events]):
         types: str | Sequence[str] | None = None,
         limit: int | None = None,
     ) -> SyncPaginator[Event]:
-        """Events after the ``after`` seq (``"now"``: only new ones), oldest first.
+        """Events after the ``after`` seq, oldest first: from the start of the log when
+        ``after`` is None, only new ones with ``"now"``.
 
         ``types`` filters by type, with globs (``"approval.*"``); ``limit`` is the page size
         (1-1000). Iteration ends when it has caught up with the log.

@@ -22,7 +22,6 @@ ends and starts again with the next one.
 
 from __future__ import annotations
 
-import copy
 import itertools
 import logging
 from dataclasses import dataclass
@@ -31,8 +30,9 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 import anyio
 import msgspec
 
+from ._retry import RETRYABLE_STATUSES, Backoff, server_wait
 from ._spawn import spawn_background
-from .errors import APIConnectionError, APIStatusError, NotFoundError, SignoffError
+from .errors import APIConnectionError, APIStatusError, NotFoundError, SignoffError, _copied
 from .models import ActionRun, Approval, Page
 
 if TYPE_CHECKING:
@@ -98,6 +98,15 @@ _ENVELOPE = msgspec.json.Decoder(_Envelope)
 _ENVELOPE_PAGE = msgspec.json.Decoder(Page[_Envelope])
 
 
+_BACKOFF = Backoff(initial=0.5, maximum=10.0)
+_MAX_BACKOFF = 60.0
+
+
+def _passing(error: APIStatusError) -> bool:
+    """Statuses that say "not now" rather than "never": they must not end every wait."""
+    return error.status_code in RETRYABLE_STATUSES or error.status_code >= 500
+
+
 class WaitTimedOut(Exception):
     """Internal: the caller's timeout ran out; ``latest`` is the last state seen."""
 
@@ -128,14 +137,6 @@ class _Waiter:
             self.done.set()
 
 
-def _fresh(error: BaseException) -> BaseException:
-    """A copy of a shared error, so raising it in many tasks does not pile up tracebacks."""
-    try:
-        return copy.copy(error)
-    except Exception:
-        return error
-
-
 class WaitHub:
     """Serves every wait of one client from one event-stream reader."""
 
@@ -155,7 +156,13 @@ class WaitHub:
         self._readers: dict[str, _BatchReader[Any]] = {}
         self._connections_before = 0  # connections of event sources already closed
         self._source: EventSource | None = None
+        # Set once the reader has decided to stop (idle or closing): from then on a new wait
+        # must not count on it, even while it still hands out events it had buffered.
+        self._stopping = False
+        self._pump_done: anyio.Event | None = None
         self.mode = "stream"  # "poll" once event streams turned out not to get through
+        self.resyncs = 0  # times the broker lost our position and every wait was re-read
+        self._failures = 0  # failures in a row following the log
 
     @property
     def connections_opened(self) -> int:
@@ -163,9 +170,20 @@ class WaitHub:
         current = self._source.connections if self._source is not None else 0
         return self._connections_before + current
 
-    async def wait(self, kind: Kind[S], subject_id: str, timeout: float | None) -> S:
-        """Return ``subject_id``'s state once terminal; raise `WaitTimedOut` after ``timeout``."""
+    @property
+    def live(self) -> bool:
+        """True while the reader follows the log from a known position (a wait may rely on it)."""
+        return self._cursor is not None and self._pump_running and not self._stopping
+
+    async def wait(
+        self, kind: Kind[S], subject_id: str, timeout: float | None, *, initial: S | None = None
+    ) -> S:
+        """Return ``subject_id``'s state once terminal; raise `WaitTimedOut` after ``timeout``
+        (with the last state seen, or None if none could be read in time). ``initial`` is a
+        state the caller already holds (it is still re-read once the reader is live)."""
         waiter = _Waiter(kind, subject_id)
+        if initial is not None:
+            waiter.offer(initial)
         self._add(waiter)
         try:
             with anyio.fail_after(timeout):
@@ -174,24 +192,25 @@ class WaitHub:
                     waiter.offer(await self._reader(kind).read(subject_id))
                 await waiter.done.wait()
         except TimeoutError:
-            if waiter.latest is None:
-                raise APIConnectionError(
-                    f"could not read {subject_id} within the {timeout} s timeout"
-                ) from None
             raise WaitTimedOut(waiter.latest) from None
         finally:
             self._remove(waiter)
         if waiter.error is not None:
-            raise _fresh(waiter.error)
+            raise _copied(waiter.error)
         latest: S = waiter.latest
         return latest
 
     async def aclose(self) -> None:
-        """Stop the reader and fail every wait still running."""
+        """Stop the reader, fail every wait still running, and return once the reader ended."""
         self._closed = True
+        self._stopping = True
         if self._pump_scope is not None:
             self._pump_scope.cancel()
         self._fail_all(SignoffError("the client was closed while waiting"))
+        done = self._pump_done
+        if done is not None:
+            with anyio.move_on_after(5, shield=True):
+                await done.wait()
 
     # -- registration ---------------------------------------------------------------------
 
@@ -229,7 +248,7 @@ class WaitHub:
             changed.set()
 
     async def _until_live(self, waiter: _Waiter) -> None:
-        while self._cursor is None and not waiter.done.is_set():
+        while not self.live and not waiter.done.is_set():
             if self._closed:
                 raise SignoffError("the client is closed")
             if not self._pump_running:
@@ -248,6 +267,9 @@ class WaitHub:
 
     def _start_pump(self) -> None:
         self._pump_running = True
+        self._stopping = False
+        self._cursor = None
+        self._pump_done = anyio.Event()
         spawn_background(self._pump, name="signoff-wait-hub")
 
     async def _pump(self) -> None:
@@ -268,6 +290,8 @@ class WaitHub:
             if error is not None:
                 log.debug("wait hub stopped: %r", error)
                 self._fail_all(error)
+            if self._pump_done is not None:
+                self._pump_done.set()
             self._notify()
         # A wait may have registered while the reader was shutting down for idleness.
         if stopped_idle and self._count and not self._closed:
@@ -282,6 +306,9 @@ class WaitHub:
             with anyio.move_on_after(self._linger):
                 await busy.wait()
             if not self._count:
+                # Decided before anything else runs: a wait arriving from now on must not
+                # rely on this reader, which may still hand out events it has buffered.
+                self._stopping = True
                 scope.cancel()
                 return
 
@@ -320,15 +347,17 @@ class WaitHub:
                                 self._cursor = sse.id
                     return  # pragma: no cover - the source reconnects until closed
             except APIStatusError as exc:
-                if exc.status_code != 410:
+                if exc.status_code == 410:
+                    self._expired_cursor()
+                elif _passing(exc):
+                    await self._back_off(exc)
+                else:
                     raise
-                self._expired_cursor()
             finally:
                 self._connections_before += source.connections
                 self._source = None
 
     async def _follow_polling(self) -> None:
-        backoff = 0.5
         while True:
             live = self._cursor is not None
             params: dict[str, Any] = {
@@ -339,22 +368,20 @@ class WaitHub:
             }
             try:
                 response = await self._client.request(
-                    "GET", "/v1/events", params=params, timeout=40.0
+                    "GET", "/v1/events", params=params, timeout=40.0, held=live
                 )
             except APIStatusError as exc:
                 if exc.status_code == 410:
                     self._expired_cursor()
                     continue
-                if exc.status_code < 500:
+                if not _passing(exc):
                     raise
-                await anyio.sleep(backoff)
-                backoff = min(backoff * 2, 10.0)
+                await self._back_off(exc)
                 continue
-            except APIConnectionError:
-                await anyio.sleep(backoff)
-                backoff = min(backoff * 2, 10.0)
+            except APIConnectionError as exc:
+                await self._back_off(exc)
                 continue
-            backoff = 0.5
+            self._failures = 0
             page = _ENVELOPE_PAGE.decode(response.content)
             for envelope in page.data:
                 self._dispatch(envelope)
@@ -363,7 +390,18 @@ class WaitHub:
             elif page.next_cursor:
                 self._cursor = page.next_cursor
 
+    async def _back_off(self, error: BaseException) -> None:
+        """Wait before following the log again after a failure that should pass (a broker
+        restarting, throttling, a proxy between deploys): waits keep waiting meanwhile."""
+        self._failures += 1
+        wait = server_wait(error)
+        if wait is None:
+            wait = _BACKOFF.wait(self._failures)
+        log.debug("event log unavailable (%s); trying again in %.1fs", error, wait)
+        await anyio.sleep(min(wait, _MAX_BACKOFF))
+
     async def _went_live(self, cursor: str | None) -> None:
+        self._failures = 0
         self._cursor = cursor or "0"
         self._notify()
         if self._resync_needed:
@@ -375,6 +413,7 @@ class WaitHub:
         log.debug("event cursor %s expired; re-reading waited ids", self._cursor)
         self._cursor = None
         self._resync_needed = True
+        self.resyncs += 1
 
     async def _resync(self) -> None:
         async with anyio.create_task_group() as tg:
@@ -451,7 +490,7 @@ class _BatchReader(Generic[S]):
             if slot.error is _RETRY:
                 continue  # the reader that took our id was cancelled; ask again
             if isinstance(slot.error, BaseException):
-                raise _fresh(slot.error)
+                raise _copied(slot.error)
             value: S = slot.value
             return value
 

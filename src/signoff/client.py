@@ -267,12 +267,15 @@ class AsyncSignoff:
         headers: Mapping[str, str] | None = None,
         idempotency_key: str | None = None,
         timeout: float | None = None,
+        held: bool = False,
     ) -> httpx.Response:
         """Call any API route: authenticated, retried and error-mapped like every method.
 
         ``json`` may be a msgspec Struct, a dict or None; non-GET calls carry an
         ``Idempotency-Key`` (``idempotency_key`` or a fresh one, reused on every retry).
-        Returns the 2xx response with its body read.
+        Returns the 2xx response with its body read. ``held=True`` marks a request the broker
+        may hold open (a long-poll, ``?wait=``): it then does not take one of the
+        ``max_concurrency`` slots that ordinary calls share.
         """
         return await self._http.request(
             method,
@@ -282,6 +285,7 @@ class AsyncSignoff:
             headers=headers,
             idempotency_key=idempotency_key,
             timeout=timeout,
+            held=held,
         )
 
     # Helpers for the resources.
@@ -293,8 +297,9 @@ class AsyncSignoff:
         cast_to: type[T],
         params: Mapping[str, Any] | None = None,
         timeout: float | None = None,
+        held: bool = False,
     ) -> T:
-        response = await self._http.request("GET", path, params=params, timeout=timeout)
+        response = await self._http.request("GET", path, params=params, timeout=timeout, held=held)
         return decode(response, cast_to)
 
     async def _post(

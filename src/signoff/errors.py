@@ -38,7 +38,9 @@ request id when the broker sent one, so a log line is enough to find the request
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
+
+E = TypeVar("E", bound=BaseException)
 
 if TYPE_CHECKING:
     import httpx
@@ -322,3 +324,14 @@ class WebhookVerificationError(SignoffError):
     def __init__(self, message: str, *, reason: str = "invalid") -> None:
         super().__init__(message)
         self.reason = reason
+
+
+def _copied(error: E) -> E:
+    """A copy of an error handed to many callers, so raising it in each does not pile every
+    caller's traceback onto one object (and a note added for one is not seen by all)."""
+    import copy
+
+    try:
+        return copy.copy(error)
+    except Exception:
+        return error

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import logging
 import threading
 import weakref
 from collections.abc import Callable, Iterable, Mapping
@@ -41,6 +42,8 @@ if TYPE_CHECKING:
     from .sync import Signoff
 
 __all__ = ["require_approval"]
+
+log = logging.getLogger("signoff")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -170,32 +173,45 @@ class _Gate:
 
     async def check_async(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         client = self._client()
-        request = self.request(args, kwargs)
         if isinstance(client, _sync_client_type()):
-            sync_client = cast("Signoff", client)
-            approval = await anyio.to_thread.run_sync(
-                functools.partial(self._settle_sync, sync_client, request), abandon_on_cancel=True
+            # Its loop is another thread's: waiting on it from here would pin a worker thread
+            # for the whole wait and could not withdraw the request when this call is
+            # cancelled. An AsyncSignoff waits on this loop.
+            raise TypeError(
+                f"{self.function_name} is an async function, so its client must be a "
+                "signoff.AsyncSignoff, not a (blocking) signoff.Signoff"
             )
-        else:
-            approval = await self._settle_async(cast("AsyncSignoff", client), request)
+        approval = await self._settle(cast("AsyncSignoff", client), self.request(args, kwargs))
         _raise_unless_approved(approval)
 
-    async def _settle_async(self, client: AsyncSignoff, request: dict[str, Any]) -> Approval:
+    async def _settle(self, client: AsyncSignoff, request: dict[str, Any]) -> Approval:
+        """Ask, then wait for the outcome; withdraw the request if the wait ends without one.
+
+        Sync functions run this too, on their client's loop thread: there is one copy.
+        """
+        from ._waits import APPROVALS, WaitTimedOut
+
         approval = await client.approvals.create(**request)
         if approval.is_terminal:
             return approval
         try:
-            return await client.approvals.wait(approval.id, timeout=self.timeout)
-        except ApprovalTimeout as exc:
-            return await self._withdraw_async(client, exc.approval, timed_out=True)
+            return await client._wait_hub.wait(
+                APPROVALS, approval.id, self.timeout, initial=approval
+            )
+        except WaitTimedOut as exc:
+            return await self._withdraw(client, exc.latest or approval, timed_out=True)
         except BaseException:
             # Cancelled (or failed) while waiting: withdraw the request so nobody decides a
-            # call that will never run, then let the cancellation continue.
+            # call that will never run, then let the original error continue. A failure to
+            # withdraw must not replace it (a cancellation must stay a cancellation).
             with anyio.CancelScope(shield=True), anyio.move_on_after(_CANCEL_TIMEOUT):
-                await self._withdraw_async(client, approval, timed_out=False)
+                try:
+                    await self._withdraw(client, approval, timed_out=False)
+                except Exception as exc:
+                    log.debug("could not withdraw approval %s: %s", approval.id, exc)
             raise
 
-    async def _withdraw_async(
+    async def _withdraw(
         self, client: AsyncSignoff, approval: Approval, *, timed_out: bool
     ) -> Approval:
         try:
@@ -204,7 +220,12 @@ class _Gate:
             # Decided in the meantime: the broker's record is the truth, so honour it.
             return await client.approvals.get(approval.id)
         if timed_out:
-            raise ApprovalTimeout(withdrawn)
+            raise ApprovalTimeout(
+                withdrawn,
+                f"no decision on approval {approval.id} for {approval.action!r} within "
+                f"{self.timeout:g} s; the request was withdrawn and {self.function_name} did "
+                "not run",
+            )
         return withdrawn
 
     # -- sync functions ----------------------------------------------------------------------
@@ -217,28 +238,12 @@ class _Gate:
                 f"{self.function_name} is a sync function, so its client must be a "
                 "signoff.Signoff, not an AsyncSignoff"
             )
-        _raise_unless_approved(
-            self._settle_sync(cast("Signoff", client), self.request(args, kwargs))
-        )
-
-    def _settle_sync(self, client: Signoff, request: dict[str, Any]) -> Approval:
-        approval = client.approvals.create(**request)
-        if approval.is_terminal:
-            return approval
-        try:
-            return client.approvals.wait(approval.id, timeout=self.timeout)
-        except ApprovalTimeout as exc:
-            try:
-                withdrawn = client.approvals.cancel(exc.approval.id, comment=_WITHDRAWN)
-            except ConflictError:
-                return client.approvals.get(approval.id)
-            raise ApprovalTimeout(withdrawn) from None
-        except BaseException:
-            try:
-                client.approvals.cancel(approval.id, comment=_WITHDRAWN)
-            except Exception:  # best effort: the original error is what matters
-                pass
-            raise
+        sync_client = cast("Signoff", client)
+        request = self.request(args, kwargs)
+        # One hop onto the client's loop runs the same steps as an async gate; Ctrl-C
+        # cancels them there, which withdraws the request.
+        approval = sync_client._loop.call(self._settle, sync_client.async_client, request)
+        _raise_unless_approved(approval)
 
     # -- clients -----------------------------------------------------------------------------
 
@@ -315,7 +320,8 @@ def _default_client(*, async_: bool) -> AsyncSignoff | Signoff:
     global _default_sync
     if not async_:
         with _default_lock:
-            if _default_sync is None:
+            # Rebuilt after os.fork(): the parent's loop thread does not exist in a child.
+            if _default_sync is None or _default_sync._loop.closed:
                 from .sync import Signoff
 
                 _default_sync = Signoff()

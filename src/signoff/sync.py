@@ -17,6 +17,7 @@ from functools import cached_property
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
+from ._http import DEFAULT_DEADLINE, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT
 from ._loop_thread import LoopThread
 
 if TYPE_CHECKING:
@@ -43,9 +44,9 @@ class Signoff:
         api_key: str | None = None,
         base_url: str | None = None,
         *,
-        timeout: float = 30.0,
-        max_retries: int = 3,
-        deadline: float = 60.0,
+        timeout: float = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        deadline: float = DEFAULT_DEADLINE,
         max_concurrency: int | None = None,
         transport: Literal["httpx", "aiohttp"] = "httpx",
         default_headers: Mapping[str, str] | None = None,
@@ -172,6 +173,7 @@ class Signoff:
         headers: Mapping[str, str] | None = None,
         idempotency_key: str | None = None,
         timeout: float | None = None,
+        held: bool = False,
     ) -> httpx.Response:
         """Any API call, authenticated, retried and error-mapped: the escape hatch."""
         return self._loop.call(
@@ -183,6 +185,7 @@ class Signoff:
             headers=headers,
             idempotency_key=idempotency_key,
             timeout=timeout,
+            held=held,
         )
 
     def with_options(

@@ -55,7 +55,10 @@ def register(subparsers: Any) -> None:
     )
     watch.add_argument("--types", default=None, help="event types, globs ok (approval.*)")
     watch.add_argument(
-        "--after", default=None, help="start after this event seq (default: from now)"
+        "--after",
+        type=_cursor,
+        default=None,
+        help="start after this event seq, or 'now' (the default)",
     )
     add_client_options(watch)
     watch.set_defaults(handler=guarded(run_watch))
@@ -123,11 +126,22 @@ def run_decide(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cursor(value: str) -> int | str:
+    """An event seq or ``now``, for ``--after``."""
+    if value == "now":
+        return value
+    try:
+        seq = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an event seq or 'now': {value!r}") from None
+    if seq < 0:
+        raise argparse.ArgumentTypeError(f"an event seq is 0 or more, not {seq}")
+    return seq
+
+
 def run_watch(args: argparse.Namespace) -> int:
     """Print events as they happen until interrupted."""
     after: int | str | None = args.after
-    if after is not None and after != "now":
-        after = int(after)
     with open_client(args) as client:
         try:
             with client.events.stream(types=args.types, after=after) as events:  # type: ignore[arg-type]

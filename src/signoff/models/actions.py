@@ -46,6 +46,14 @@ class ConnectionCreate(RequestModel):
     config: JSONObject | None = None
     secrets: dict[str, str] | None = None
 
+    def __repr__(self) -> str:
+        # Keeps secret values out of logs and tracebacks that print the object.
+        hidden = None if self.secrets is None else dict.fromkeys(self.secrets, "***")
+        return (
+            f"ConnectionCreate(name={self.name!r}, connector={self.connector!r}, "
+            f"config={self.config!r}, secrets={hidden!r})"
+        )
+
 
 class ActionType(Model):
     """Something a connection can do, with the JSON Schema its ``input`` must satisfy."""

@@ -46,6 +46,12 @@ class ApiKeyCreated(ApiKey, kw_only=True):
 
     key: str
 
+    def __repr__(self) -> str:
+        # Keeps the secret out of logs and tracebacks that print the object.
+        return (
+            f"ApiKeyCreated(id={self.id!r}, name={self.name!r}, scopes={self.scopes!r}, key='***')"
+        )
+
 
 class ApiKeyCreate(RequestModel):
     """Body of ``POST /v1/api-keys``."""

@@ -3,19 +3,34 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
+import anyio
 import msgspec
+
+from ..errors import APITimeoutError, RequestValidationError
 
 if TYPE_CHECKING:
     from ..client import AsyncSignoff
 
 M = TypeVar("M")
 
-__all__ = ["Resource", "build_body", "long_poll", "path_id", "to_seconds", "page_limit"]
+__all__ = [
+    "Resource",
+    "build_body",
+    "check_timeout",
+    "last_state",
+    "long_poll",
+    "page_limit",
+    "path_id",
+    "to_seconds",
+]
+
+#: How long a timed-out wait may spend reading the state it reports, when it saw none.
+_LAST_READ = 5.0
 
 
 class Resource:
@@ -39,13 +54,13 @@ def build_body(model: type[M], fields: Mapping[str, Any]) -> M:
     try:
         return msgspec.convert(present, model)
     except msgspec.ValidationError as exc:
-        raise ValueError(f"invalid {model.__name__}: {exc}") from None
+        raise RequestValidationError(f"invalid {model.__name__}: {exc}") from None
 
 
 def path_id(value: str, what: str) -> str:
     """Check an id taken from the caller and quote it for use in a URL path."""
     if not isinstance(value, str) or not value or len(value) > 200:
-        raise ValueError(f"{what} must be a non-empty string of at most 200 characters")
+        raise RequestValidationError(f"{what} must be a non-empty string of at most 200 characters")
     return quote(value, safe="")
 
 
@@ -55,7 +70,7 @@ def to_seconds(value: float | timedelta | None, what: str) -> int | None:
         return None
     seconds = value.total_seconds() if isinstance(value, timedelta) else float(value)
     if not math.isfinite(seconds) or seconds <= 0:
-        raise ValueError(f"{what} must be a positive number of seconds, got {value!r}")
+        raise RequestValidationError(f"{what} must be a positive number of seconds, got {value!r}")
     return math.ceil(seconds)
 
 
@@ -66,8 +81,10 @@ def long_poll(
     (at most ``hold``) until the subject's version passes ``after_version``."""
     params: dict[str, Any] = {}
     if wait is not None:
+        if isinstance(wait, bool) or not isinstance(wait, int | float):
+            raise RequestValidationError(f"wait must be a number of seconds, not {wait!r}")
         if not 0 <= wait <= hold:
-            raise ValueError(f"wait must be between 0 and {hold} seconds, got {wait!r}")
+            raise RequestValidationError(f"wait must be between 0 and {hold} seconds, got {wait!r}")
         params["wait"] = wait
     if after_version is not None:
         params["after_version"] = after_version
@@ -78,5 +95,25 @@ def long_poll(
 def page_limit(limit: int | None, maximum: int) -> int | None:
     """Check a page size against the route's maximum."""
     if limit is not None and not 1 <= limit <= maximum:
-        raise ValueError(f"limit must be between 1 and {maximum}, got {limit!r}")
+        raise RequestValidationError(f"limit must be between 1 and {maximum}, got {limit!r}")
     return limit
+
+
+def check_timeout(timeout: float | None) -> None:
+    """A wait's ``timeout``: None (no limit) or a positive number of seconds."""
+    if timeout is None:
+        return
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
+        raise RequestValidationError(
+            f"timeout must be a positive number of seconds, got {timeout!r}"
+        )
+
+
+async def last_state(latest: M | None, read: Callable[[], Awaitable[M]], what: str) -> M:
+    """The state a timed-out wait reports: the last one it saw, or one quick read when the
+    time ran out before it could see any (a slow network, a very short timeout)."""
+    if latest is not None:
+        return latest
+    with anyio.move_on_after(_LAST_READ):
+        return await read()
+    raise APITimeoutError(f"the wait for {what} ran out of time, and its state could not be read")

@@ -10,9 +10,9 @@ from .._action_items import ActionItem, ActionResult, Progress
 from .._execute_many import Engine, collect, completions
 from .._streaming import MAX_HOLD, AsyncStream, follow_snapshots
 from .._waits import ACTION_RUNS, WaitTimedOut
-from ..errors import ActionTimeout, SignoffError
+from ..errors import ActionTimeout, RequestValidationError, SignoffError
 from ..models import ActionRequest, ActionRun, EvidencePack, JSONObject, MetadataValue
-from ._base import Resource, build_body, long_poll, page_limit, path_id
+from ._base import Resource, build_body, check_timeout, last_state, long_poll, page_limit, path_id
 
 if TYPE_CHECKING:
     from .._pagination import AsyncPaginator
@@ -44,8 +44,7 @@ class Actions(Resource):
         out raises `ActionTimeout` carrying the run as last seen. Retries reuse one
         idempotency key, so a retry never runs the action twice.
         """
-        if timeout is not None and timeout <= 0:
-            raise ValueError(f"timeout must be positive, got {timeout!r}")
+        check_timeout(timeout)
         body = build_body(
             ActionRequest,
             {
@@ -73,6 +72,7 @@ class Actions(Resource):
             cast_to=ActionRun,
             params=params,
             timeout=timeout,
+            held=wait is not None,
         )
 
     def list(
@@ -89,7 +89,7 @@ class Actions(Resource):
         ``limit`` is the page size (1-200). ``ids`` fetches up to 100 known runs at once.
         """
         if ids is not None and len(ids) > 100:
-            raise ValueError("ids takes at most 100 run ids per call")
+            raise RequestValidationError("ids takes at most 100 run ids per call")
         params = {
             "status": status,
             "connection_id": connection_id,
@@ -116,12 +116,12 @@ class Actions(Resource):
         stream. ``timeout=None`` waits until the run's approval, if any, is settled.
         """
         path_id(run_id, "run_id")
-        if timeout is not None and timeout <= 0:
-            raise ValueError(f"timeout must be positive, got {timeout!r}")
+        check_timeout(timeout)
         try:
             return await self._client._wait_hub.wait(ACTION_RUNS, run_id, timeout)
         except WaitTimedOut as exc:
-            raise ActionTimeout(exc.latest) from None
+            latest = await last_state(exc.latest, lambda: self.get(run_id), run_id)
+            raise ActionTimeout(latest) from None
 
     async def evidence(self, run_id: str) -> EvidencePack:
         """The run's evidence pack (``audit:read`` scope): the run, its approval and policy

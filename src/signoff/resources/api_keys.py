@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from ..errors import RequestValidationError
 from ..models import ApiKey, ApiKeyCreate, ApiKeyCreated, Scope
 from ._base import Resource, build_body, path_id
 
@@ -34,7 +35,9 @@ class ApiKeys(Resource):
         if isinstance(scopes, str):
             raise TypeError("scopes must be a list of scope names, not a single string")
         if expires_at is not None and expires_at.tzinfo is None:
-            raise ValueError("expires_at must be timezone-aware (e.g. datetime.now(UTC) + ...)")
+            raise RequestValidationError(
+                "expires_at must be timezone-aware (e.g. datetime.now(UTC) + ...)"
+            )
         body = build_body(
             ApiKeyCreate, {"name": name, "scopes": list(scopes), "expires_at": expires_at}
         )

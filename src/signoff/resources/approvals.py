@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Literal
 
 from .._streaming import MAX_HOLD, AsyncStream, follow_snapshots
 from .._waits import APPROVALS, WaitTimedOut
-from ..errors import ApprovalTimeout
+from ..errors import ApprovalTimeout, RequestValidationError
 from ..models import (
     Approval,
     ApprovalCancel,
@@ -17,7 +17,7 @@ from ..models import (
     JSONObject,
     MetadataValue,
 )
-from ._base import Resource, build_body, long_poll, path_id, to_seconds
+from ._base import Resource, build_body, check_timeout, last_state, long_poll, path_id, to_seconds
 
 if TYPE_CHECKING:
     from .._pagination import AsyncPaginator
@@ -79,6 +79,7 @@ class Approvals(Resource):
             cast_to=Approval,
             params=params,
             timeout=timeout,
+            held=wait is not None,
         )
 
     def list(
@@ -94,9 +95,9 @@ class Approvals(Resource):
         ``limit`` is the page size (1-200). ``ids`` fetches up to 100 known approvals at once.
         """
         if limit is not None and not 1 <= limit <= 200:
-            raise ValueError(f"limit must be between 1 and 200, got {limit!r}")
+            raise RequestValidationError(f"limit must be between 1 and 200, got {limit!r}")
         if ids is not None and len(ids) > 100:
-            raise ValueError("ids takes at most 100 approval ids per call")
+            raise RequestValidationError("ids takes at most 100 approval ids per call")
         params = {"status": status, "action": action, "id": ids, "limit": limit}
         return self._client._paginate("/v1/approvals", item_type=Approval, params=params)
 
@@ -154,12 +155,12 @@ class Approvals(Resource):
         approval itself expires.
         """
         path_id(approval_id, "approval_id")
-        if timeout is not None and timeout <= 0:
-            raise ValueError(f"timeout must be positive, got {timeout!r}")
+        check_timeout(timeout)
         try:
             return await self._client._wait_hub.wait(APPROVALS, approval_id, timeout)
         except WaitTimedOut as exc:
-            raise ApprovalTimeout(exc.latest) from None
+            latest = await last_state(exc.latest, lambda: self.get(approval_id), approval_id)
+            raise ApprovalTimeout(latest) from None
 
     def stream(self, approval_id: str) -> AsyncStream[Approval]:
         """Each new state of one approval, starting with the current one, until it is final.

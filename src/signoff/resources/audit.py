@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from ..errors import RequestValidationError
 from ..models import AuditEntry, AuditVerification
 from ._base import Resource, page_limit
 
@@ -33,7 +34,9 @@ class Audit(Resource):
         approval, run, key, policy or connection; ``limit`` is the page size (1-1000).
         """
         if since is not None and since.tzinfo is None:
-            raise ValueError("since must be timezone-aware (e.g. datetime.now(UTC) - ...)")
+            raise RequestValidationError(
+                "since must be timezone-aware (e.g. datetime.now(UTC) - ...)"
+            )
         params = {
             "since": None if since is None else _rfc3339(since),
             "type": type,

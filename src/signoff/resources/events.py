@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import msgspec
 
 from .._streaming import AsyncStream
+from ..errors import RequestValidationError
 from ..models import Event
 from ._base import Resource
 
@@ -25,7 +26,9 @@ def _after(after: Cursor | None) -> int | str | None:
     if after is None or after == "now":
         return after
     if isinstance(after, bool) or not isinstance(after, int) or after < 0:
-        raise ValueError(f"after must be a non-negative event seq or 'now', got {after!r}")
+        raise RequestValidationError(
+            f"after must be a non-negative event seq or 'now', got {after!r}"
+        )
     return after
 
 
@@ -45,13 +48,14 @@ class Events(Resource):
         types: str | Sequence[str] | None = None,
         limit: int | None = None,
     ) -> AsyncPaginator[Event]:
-        """Events after the ``after`` seq (``"now"``: only new ones), oldest first.
+        """Events after the ``after`` seq, oldest first: from the start of the log when
+        ``after`` is None, only new ones with ``"now"``.
 
         ``types`` filters by type, with globs (``"approval.*"``); ``limit`` is the page size
         (1-1000). Iteration ends when it has caught up with the log.
         """
         if limit is not None and not 1 <= limit <= 1000:
-            raise ValueError(f"limit must be between 1 and 1000, got {limit!r}")
+            raise RequestValidationError(f"limit must be between 1 and 1000, got {limit!r}")
         params: dict[str, Any] = {"after": _after(after), "types": _types(types), "limit": limit}
         return self._client._paginate(
             "/v1/events", item_type=Event, params=params, cursor_param="after"
