@@ -24,7 +24,12 @@ def _run(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
 
 
 class _Serve:
-    """``signoff serve`` in a subprocess; its output is read on a thread with deadlines."""
+    """``signoff serve`` in a subprocess; its output is read on a thread with deadlines.
+
+    Used as a context manager: leaving the block stops the server (killing it if SIGTERM
+    does not) and records its exit status in `returncode`, without raising, so a failure
+    inside the block is the one reported. Check `returncode` after the block.
+    """
 
     def __init__(self, *args: str) -> None:
         self.process = subprocess.Popen(
@@ -36,6 +41,13 @@ class _Serve:
         self.lines: queue.Queue[str | None] = queue.Queue()
         self._pump_thread = threading.Thread(target=self._pump, daemon=True)
         self._pump_thread.start()
+        self.returncode: int | None = None
+
+    def __enter__(self) -> _Serve:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.returncode = self.stop()
 
     def _pump(self) -> None:
         assert self.process.stdout is not None
@@ -55,11 +67,16 @@ class _Serve:
                 return match.group(1), seen
 
     def stop(self) -> int:
+        """SIGTERM, then the exit status (a kill's, if the server did not exit in time)."""
         self.process.send_signal(signal.SIGTERM)
-        code = self.process.wait(timeout=20)
+        try:
+            code = self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            code = self.process.wait(timeout=5)
         self._pump_thread.join(timeout=5)  # it reads to EOF, which follows the exit
-        assert self.process.stdout is not None
-        self.process.stdout.close()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
         return code
 
 
@@ -73,22 +90,17 @@ def test_help_works() -> None:
 def test_serve_creates_an_admin_key_once_and_it_works(tmp_path) -> None:
     db = tmp_path / "cli.db"
     key_file = tmp_path / "admin.key"
-    first = _Serve("--db", str(db), "--admin-key-file", str(key_file))
-    try:
-        url, output = first.until_listening()
+    with _Serve("--db", str(db), "--admin-key-file", str(key_file)) as first:
+        url, first_output = first.until_listening()
         key = key_file.read_text().strip()
-        assert stat.S_IMODE(os.stat(key_file).st_mode) == 0o600
-        assert any(key in line for line in output)
         response = httpx.get(f"{url}/v1/api-keys", headers={"Authorization": f"Bearer {key}"})
-        assert response.status_code == 200
-    finally:
-        assert first.stop() == 0
-    second = _Serve("--db", str(db))
-    try:
-        _, output = second.until_listening()
-        assert not any("sgn_live_" in line for line in output)
-    finally:
-        assert second.stop() == 0
+    with _Serve("--db", str(db)) as second:
+        _, second_output = second.until_listening()
+    assert stat.S_IMODE(os.stat(key_file).st_mode) == 0o600
+    assert any(key in line for line in first_output)
+    assert response.status_code == 200
+    assert not any("sgn_live_" in line for line in second_output)
+    assert (first.returncode, second.returncode) == (0, 0)  # SIGTERM is a clean exit
 
 
 def test_tenants_create_prints_the_key_alone_on_the_last_line(tmp_path) -> None:

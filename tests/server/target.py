@@ -20,13 +20,19 @@ _HOLD_LIMIT = 10.0
 
 @dataclass
 class Hit:
-    """One request as the target received it; header names are lower-cased."""
+    """One request as the target received it; header names are lower-cased (``headers``
+    keeps the last of repeated ones, ``header_list`` every one, in order)."""
 
     method: str
     path: str
     query: list[tuple[str, str]]
     headers: dict[str, str]
     body: bytes
+    header_list: list[tuple[str, str]] = field(default_factory=list)
+
+    def header_values(self, name: str) -> list[str]:
+        """Every value sent for a header (any case), in order."""
+        return [value for key, value in self.header_list if key == name.lower()]
 
     def json(self) -> Any:
         """The body, decoded."""
@@ -88,6 +94,7 @@ def _handler(target: Target) -> type[BaseHTTPRequestHandler]:
                 query=parse_qsl(parts.query),
                 headers={k.lower(): v for k, v in self.headers.items()},
                 body=self.rfile.read(length),
+                header_list=[(k.lower(), v) for k, v in self.headers.items()],
             )
             hold = target.record(hit)
             if hold is not None:

@@ -86,6 +86,23 @@ async def test_healthz_needs_no_key(tenant) -> None:
     assert response.json() == {"status": "ok"}
 
 
+async def test_healthz_is_503_when_the_store_does_not_answer(broker, monkeypatch) -> None:
+    import sqlite3
+
+    reads: list[str] = []
+
+    async def broken() -> int:
+        reads.append("schema_version")
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(broker.store, "schema_version", broken)
+    async with client(broker.base_url, None) as http:
+        response = await http.get("/healthz")
+    error = assert_error(response, 503, "unavailable")
+    assert "OperationalError" in error["message"]
+    assert reads == ["schema_version"]
+
+
 async def test_an_unexpected_error_is_500_in_the_contract_shape() -> None:
     app = create_app()
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import anyio
+import httpx
 import pytest
 
 from signoff.server.idempotency import fingerprint
-from signoff.server.store.base import IdempotencyClaim
 
+from .governed import add_policy, create_connection, http_config, run_action
 from .helpers import assert_error, client, mint_key
 
 pytestmark = pytest.mark.anyio
@@ -94,32 +96,32 @@ async def test_malformed_key_is_400(tenant, key: str) -> None:
     assert error["details"]["parameter"] == "Idempotency-Key"
 
 
-async def test_a_key_still_in_progress_is_409_with_retry_after(broker, tenant) -> None:
-    body = b'{"action": "a.b"}'
-    claim = IdempotencyClaim(
-        key="running-1",
-        fingerprint=fingerprint("POST", "/v1/approvals", body),
-        method="POST",
-        path="/v1/approvals",
-        api_key_id="key_test",
-        respond=lambda result: (201, b"{}"),
-    )
-    assert broker.call(lambda: broker.store.claim_idempotency_key(tenant.id, claim)) is None
+async def test_a_key_still_in_progress_is_409_with_retry_after(tenant, target) -> None:
+    # An allowed action whose service holds its answer: its key stays claimed, in progress,
+    # until the execution is recorded.
+    target.hold()
+    headers = {"Idempotency-Key": "running-1"}
+    input = {"order_id": "o-1", "amount": 1}
+    first: dict[str, httpx.Response] = {}
     async with client(tenant.base_url, tenant.admin_key) as http:
-        response = await http.post(
-            "/v1/approvals", content=body, headers={"Idempotency-Key": "running-1"}
-        )
-        broker.call(
-            lambda: broker.store.complete_idempotency_key(
-                tenant.id, "running-1", status_code=201, body=b'{"done": true}'
+        await add_policy(http, "http.*", "allow")
+        connection = await create_connection(http, "http", config=http_config(target.url))
+
+        async def run_first() -> None:
+            first["response"] = await run_action(
+                http, connection["id"], input, "refund", headers=headers
             )
-        )
-        replay = await http.post(
-            "/v1/approvals", content=body, headers={"Idempotency-Key": "running-1"}
-        )
-    assert_error(response, 409, "idempotency_request_in_progress")
-    assert response.headers["retry-after"] == "1"
-    assert (replay.status_code, replay.json()) == (201, {"done": True})
+
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(run_first)
+                await target.until_hits(1)
+                during = await run_action(http, connection["id"], input, "refund", headers=headers)
+                target.release()
+        replay = await run_action(http, connection["id"], input, "refund", headers=headers)
+    assert_error(during, 409, "idempotency_request_in_progress")
+    assert during.headers["retry-after"] == "1"
+    assert (replay.status_code, replay.content) == (201, first["response"].content)
     assert replay.headers["idempotent-replayed"] == "true"
 
 

@@ -157,3 +157,36 @@ async def test_an_approval_due_while_no_broker_ran_cancels_its_run_at_startup(
         # The events are read before anything touches the run: the startup sweep did this.
         events = (await http.get("/v1/events?types=action.*")).json()["data"]
     assert [e["type"] for e in events] == ["action.awaiting_approval", "action.cancelled"]
+
+
+async def test_a_stop_lets_an_approved_action_finish_instead_of_running_it_twice(
+    start_broker, tmp_path, target
+) -> None:
+    from conftest import new_tenant
+
+    db = tmp_path / "drain.db"
+    first = start_broker(db_path=db)
+    info = new_tenant(first)
+    target.hold()
+    async with client(info.base_url, info.admin_key) as http:
+        connection = await create_connection(http, "http", config=http_config(target.url))
+        held = (await run_action(http, connection["id"], _INPUT, "refund")).json()
+        assert held["status"] == "awaiting_approval"
+        decided = await http.post(
+            f"/v1/approvals/{held['approval_id']}/decision", json={"decision": "approve"}
+        )
+        assert decided.status_code == 200
+        with anyio.fail_after(15):
+            await target.until_hits(1)  # the executor is calling the target now
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(anyio.to_thread.run_sync, first.stop)
+                # Release the call only once the shutdown is under way, past the point where
+                # the broker would otherwise cancel its background work.
+                while not first.broker.executor._draining:
+                    await anyio.sleep(0.01)
+                target.release()
+    second = start_broker(db_path=db)
+    async with client(second.base_url, info.admin_key) as http:
+        run = await _settled(http, held["id"])
+    assert run["status"] == "succeeded"
+    assert len(target.hits) == 1  # not executed again after the restart

@@ -3,9 +3,10 @@ let the policies decide, execute what they allow, and answer each request on its
 
 One request and a batch item take the same path, and a batch takes it for all its items at
 once, in as few transactions as correctness allows: one read of the connections, one write
-that claims every ``Idempotency-Key`` and creates every run (with the approvals they need),
-the allowed executions side by side (bounded by the executor), and one write recording how
-they ended (which also completes their keys, so a retry replays the finished run).
+that checks again that each connection is live, claims every ``Idempotency-Key`` and creates
+every run (with the approvals they need), the allowed executions side by side (bounded by
+the executor), and one write recording how they ended (which also completes their keys, so
+a retry replays the finished run).
 
 A key is claimed with its run, so one key is one execution: a retry while the run executes
 answers 409 ``idempotency_request_in_progress``; a retry after it replays the stored answer.
@@ -30,6 +31,7 @@ from .store.base import (
     IdempotencyClaim,
     IdempotencyHit,
     NewRun,
+    NotFound,
     RunCreated,
     RunFinish,
 )
@@ -65,12 +67,16 @@ def _respond(run: ActionRun) -> tuple[int, bytes]:
     return RUN_RESPONSE_STATUS, _encoder.encode(run)
 
 
+def _no_connection(connection_id: str) -> ApiError:
+    return ApiError(404, "not_found", f"connection {connection_id} not found")
+
+
 def _check(call: Call, item: Submission, connections: dict[str, ConnectionRecord]) -> NewRun:
     """The run to create for a request; `ApiError` (404/422) when it cannot be one."""
     request = item.request
     connection = connections.get(request.connection_id)
     if connection is None:
-        raise ApiError(404, "not_found", f"connection {request.connection_id} not found")
+        raise _no_connection(request.connection_id)
     types = call.broker.connectors.action_types(connection)
     if types is None:
         raise ApiError(
@@ -143,7 +149,10 @@ async def submit(call: Call, items: Sequence[Submission]) -> list[ActionAnswer]:
     )
     allowed: list[tuple[int, RunCreated, ConnectionRecord]] = []
     for (index, new), outcome in zip(checked, created, strict=True):
-        if isinstance(outcome, IdempotencyHit):
+        if isinstance(outcome, NotFound):  # deleted after the check above
+            gone = _no_connection(new.connection.id)
+            answers[index] = ActionAnswer(gone.status, error=gone)
+        elif isinstance(outcome, IdempotencyHit):
             answers[index] = _answer_hit(outcome, new.claim)
         elif outcome.run.status == RunStatus.RUNNING:
             allowed.append((index, outcome, new.connection))

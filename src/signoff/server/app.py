@@ -55,14 +55,9 @@ async def _not_pending(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, NotPending)
     approval = exc.approval
     when = approval.decided_at.strftime("%Y-%m-%dT%H:%M:%SZ") if approval.decided_at else "?"
-    verb = {
-        "approved": "approved",
-        "denied": "denied",
-        "cancelled": "cancelled",
-        "expired": "expired",
-    }.get(str(approval.status), str(approval.status))
+    status = str(approval.status)  # each settled status reads as its verb: "was already denied"
     message = (
-        f"approval {approval.id} was already {verb} by {approval.decided_by} at {when}; "
+        f"approval {approval.id} was already {status} by {approval.decided_by} at {when}; "
         "only a pending approval can be decided or cancelled"
     )
     return error_response(
@@ -71,7 +66,7 @@ async def _not_pending(request: Request, exc: Exception) -> Response:
             "approval_not_pending",
             message,
             {
-                "status": str(approval.status),
+                "status": status,
                 "decided_by": approval.decided_by,
                 "version": approval.version,
             },
@@ -102,8 +97,10 @@ async def _lifespan(app: Starlette) -> AsyncIterator[None]:
         async with anyio.create_task_group() as tasks:
             tasks.start_soon(broker.sweeper.run)
             tasks.start_soon(broker.executor.run)
+            tasks.start_soon(broker.auth.run)
             yield
             broker.begin_shutdown()
+            await broker.executor.drain(broker.config.action_timeout)
             tasks.cancel_scope.cancel()
     finally:
         await broker.connectors.aclose()

@@ -11,11 +11,16 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import re
 import secrets
 import time
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+
+import anyio
 
 from .http import ApiError
 from .ids import base62, utcnow
@@ -35,6 +40,11 @@ TOKEN_PREFIX = "sgn_live_"
 _TOKEN = re.compile(r"^sgn_live_([0-9A-Za-z]{12})_([0-9A-Za-z]{43})$")
 # last_used_at is written at most this often per key (each write takes the single writer).
 _TOUCH_EVERY = 60.0
+# How long, and for how many ids at most, a key id the store did not know is remembered.
+_UNKNOWN_TTL = 5.0
+_UNKNOWN_MAX = 10_000
+
+log = logging.getLogger("signoff.server")
 
 
 @dataclass(frozen=True)
@@ -94,14 +104,28 @@ def _unauthorized(message: str) -> ApiError:
 
 
 class Authenticator:
-    """Checks bearer tokens against the store, with a short cache of key records."""
+    """Checks bearer tokens against the store, with short caches of key records (and of ids
+    no key has), and records when each key was last used without making a request wait."""
 
-    def __init__(self, store: Store, *, pepper: str | None, cache_ttl: float) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        pepper: str | None,
+        cache_ttl: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._store = store
         self._pepper = pepper
         self._cache_ttl = cache_ttl
+        self._clock = clock
         self._cache: dict[str, tuple[float, ApiKeyRecord]] = {}
+        #: Key ids the store had no key for, oldest first, with when that was read.
+        self._unknown: OrderedDict[str, float] = OrderedDict()
         self._touched: dict[str, float] = {}
+        #: last_used_at values waiting for `run` to write them, by key id.
+        self._touches: dict[str, datetime] = {}
+        self._touch_wanted: anyio.Event | None = None
 
     def forget(self, key_id: str) -> None:
         """Drop a key from the cache (after revoking it, so it stops working at once)."""
@@ -126,23 +150,54 @@ class Authenticator:
             raise _unauthorized(f"API key {record.id} was revoked")
         if record.expires_at is not None and record.expires_at <= now:
             raise _unauthorized(f"API key {record.id} expired at {record.expires_at.isoformat()}")
-        await self._touch(record.id, now)
+        self._touch(record.id, now)
         return AuthContext(
             key_id=record.id, tenant_id=record.tenant_id, scopes=frozenset(record.scopes)
         )
 
     async def _record(self, key_id: str) -> ApiKeyRecord | None:
+        now = self._clock()
         cached = self._cache.get(key_id)
-        if cached is not None and time.monotonic() - cached[0] < self._cache_ttl:
+        if cached is not None and now - cached[0] < self._cache_ttl:
             return cached[1]
+        missed = self._unknown.get(key_id)
+        if missed is not None and now - missed < _UNKNOWN_TTL:
+            return None
         record = await self._store.get_api_key(key_id)
         if record is not None:
-            self._cache[key_id] = (time.monotonic(), record)
+            self._cache[key_id] = (self._clock(), record)
+            self._unknown.pop(key_id, None)
+        else:
+            # A flood of made-up tokens then costs one read per id and interval, not one per
+            # request. Key ids are random, so no real key is created under a remembered one.
+            self._unknown[key_id] = self._clock()
+            self._unknown.move_to_end(key_id)
+            while len(self._unknown) > _UNKNOWN_MAX:
+                self._unknown.popitem(last=False)
         return record
 
-    async def _touch(self, key_id: str, now: datetime) -> None:
+    def _touch(self, key_id: str, now: datetime) -> None:
+        """Have `run` record the key's use (at most every `_TOUCH_EVERY` seconds per key)."""
         last = self._touched.get(key_id)
-        if last is not None and time.monotonic() - last < _TOUCH_EVERY:
+        if last is not None and self._clock() - last < _TOUCH_EVERY:
             return
-        self._touched[key_id] = time.monotonic()
-        await self._store.touch_api_key(key_id, now)
+        self._touched[key_id] = self._clock()
+        self._touches[key_id] = now
+        if self._touch_wanted is not None:
+            self._touch_wanted.set()
+
+    async def run(self) -> None:
+        """Write the recorded uses to the store in the background, until cancelled: a slow
+        or failing write never holds up, or fails, the request that used the key."""
+        while True:
+            wanted = self._touch_wanted = anyio.Event()
+            if not self._touches:
+                await wanted.wait()
+            touches, self._touches = self._touches, {}
+            for key_id, used_at in touches.items():
+                try:
+                    await self._store.touch_api_key(key_id, used_at)
+                except Exception:
+                    log.warning(
+                        "could not record the last use of API key %s", key_id, exc_info=True
+                    )

@@ -49,8 +49,10 @@ class BrokerConfig:
     #: The longest one execution may take before its run fails with ``timeout`` (connectors
     #: may stop sooner: ``http`` after its own timeout of at most 25 s).
     action_timeout: float = 60.0
-    #: How long uvicorn waits for open connections once streams have been told to end.
-    graceful_shutdown_timeout: float = 5.0
+    #: How long a shutdown waits for requests in flight once streams have been told to end:
+    #: long enough for an action executing inline to finish (so a deploy never runs one
+    #: twice); with nothing executing, shutdown is immediate.
+    graceful_shutdown_timeout: float = 65.0
     #: Write one INFO line per request on the ``signoff.server`` logger.
     log_requests: bool = True
 

@@ -10,10 +10,12 @@ Three ways a run gets here:
 - a broker restart: `Executor.recover` first moves on runs whose approval settled while no
   broker listened, then queues every run a crash left ``running``.
 
-Execution is therefore at least once: a run interrupted between its call and the write that
-records the outcome is called again after a restart. Connectors get the run's id as the
-idempotency key to hand to their target, so a target that deduplicates sees it once. This
-assumes one broker process per database (SQLite); several processes would need a lease.
+At shutdown the executor starts nothing new and lets executions in flight finish (up to the
+action timeout). Execution is therefore at least once only across a crash: a run interrupted
+between its call and the write that records the outcome is called again after a restart.
+Connectors get the run's id as the idempotency key to hand to their target, so a target
+that deduplicates sees it once. This assumes one broker process per database (SQLite);
+several processes would need a lease.
 """
 
 from __future__ import annotations
@@ -70,6 +72,8 @@ class Executor:
         # Made in `open`, on the event loop that uses them (the app may be built elsewhere).
         self._slots: anyio.Semaphore | None = None
         self._wake: anyio.Event | None = None
+        self._draining = False
+        self._drained: anyio.Event | None = None
 
     def enqueue(self, ref: RunRef) -> None:
         """Execute a released run in the background (called after its commit)."""
@@ -83,6 +87,7 @@ class Executor:
     async def open(self) -> None:
         """Prepare to execute, then recover what a previous process left unfinished."""
         self._slots = anyio.Semaphore(self._concurrency)
+        self._drained = anyio.Event()
         await self.recover()
 
     async def recover(self) -> int:
@@ -103,17 +108,34 @@ class Executor:
         return count
 
     async def run(self) -> None:
-        """Execute queued runs until cancelled (at shutdown: unfinished runs stay
+        """Execute queued runs until `drain` (or cancellation: unfinished runs then stay
         ``running`` and are recovered at the next start)."""
         slots = self._require_slots()
-        async with anyio.create_task_group() as tasks:
-            while True:
-                # Take the wake-up before draining: an enqueue in between still wakes us.
-                wake = self._wake = anyio.Event()
-                while self._queue:
-                    await slots.acquire()
-                    tasks.start_soon(self._run_queued, self._queue.popleft())
-                await wake.wait()
+        try:
+            async with anyio.create_task_group() as tasks:
+                while not self._draining:
+                    # Take the wake-up before draining: an enqueue in between still wakes us.
+                    wake = self._wake = anyio.Event()
+                    while self._queue and not self._draining:
+                        await slots.acquire()
+                        tasks.start_soon(self._run_queued, self._queue.popleft())
+                    if not self._draining:
+                        await wake.wait()
+                # Leaving the task group waits for the executions already started.
+        finally:
+            if self._drained is not None:
+                self._drained.set()
+
+    async def drain(self, timeout: float) -> None:
+        """At shutdown: start nothing new and let executions in flight finish (up to
+        ``timeout`` seconds), so a deploy does not run an action twice. Runs still queued
+        stay ``running`` in the database and execute at the next start."""
+        self._draining = True
+        if self._wake is not None:
+            self._wake.set()
+        if self._drained is not None:
+            with anyio.move_on_after(timeout):
+                await self._drained.wait()
 
     async def _run_queued(self, ref: RunRef) -> None:
         try:

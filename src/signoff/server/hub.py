@@ -36,8 +36,10 @@ class Hub:
             event = self._events[tenant_id] = anyio.Event()
         return event
 
-    def notify(self, tenant_id: str, seq: int = 0) -> None:
-        """Wake every waiter of the tenant (called after a commit, on the event loop)."""
+    def notify(self, tenant_id: str, seq: int) -> None:
+        """Wake every waiter of the tenant: the `Store.subscribe` callback, run on the event
+        loop after a commit. ``seq`` (the tenant's newest event) is part of that callback's
+        signature; the hub ignores it, since waiters re-read whatever they wait on."""
         event = self._events.pop(tenant_id, None)
         if event is not None:
             event.set()

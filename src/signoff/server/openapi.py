@@ -30,6 +30,7 @@ _ERRORS = {
     422: "Body failed validation (validation_error, idempotency_key_reused)",
     429: "Rate limited (rate_limited, too_many_streams); see Retry-After",
     500: "A bug; the request id is in the log (internal_error)",
+    503: "The broker's store does not answer (unavailable)",
 }
 
 

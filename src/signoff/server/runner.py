@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import logging
 import os
 import shutil
 import signal
@@ -34,6 +35,8 @@ from .tenants import bootstrap, create_tenant, ensure_admin_key
 __all__ = ["BrokerServer", "BrokerThread", "serve", "write_key_file"]
 
 T = TypeVar("T")
+
+log = logging.getLogger("signoff.server")
 
 
 class BrokerServer(uvicorn.Server):
@@ -180,7 +183,11 @@ class BrokerThread:
             raise RuntimeError(f"the broker did not start: {failure[0] if failure else 'timeout'}")
 
     def stop(self, timeout: float = 10.0) -> None:
-        """End streams and long-polls at once, stop serving and close the store; idempotent."""
+        """End streams and long-polls at once, stop serving and close the store; idempotent.
+
+        If the broker's thread has still not ended after ``timeout`` seconds, and again after
+        a forced exit, it is left running (logged) with its temporary database in place: a
+        later `stop` tries again."""
         server, thread = self._server, self._thread
         if server is not None and thread is not None:
             server.should_exit = True
@@ -188,6 +195,17 @@ class BrokerThread:
             if thread.is_alive():
                 server.force_exit = True
                 thread.join(timeout)
+            if thread.is_alive():
+                # Its store is still open: deleting the database under it could lose writes
+                # it is making and would leave it failing on a missing file.
+                log.warning(
+                    "the broker on port %d did not stop within %g s; its database %s is left "
+                    "in place",
+                    self.port,
+                    2 * timeout,
+                    self.db_path,
+                )
+                return
         self._server = self._thread = None
         self._loop = None
         if self._tmpdir is not None and server is not None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +21,7 @@ from jsonschema.exceptions import (  # type: ignore[import-untyped]
     SchemaError,
     best_match,
 )
+from referencing import Registry
 from referencing.exceptions import Unresolvable
 
 from .._chain import canonical_json
@@ -51,18 +52,41 @@ def json_path(root: str, parts: Iterable[Any]) -> str:
     return path
 
 
+# An empty registry resolves only references inside the schema itself. jsonschema's default
+# would fetch any remote $ref with urllib, on the event loop, with no timeout: a request to
+# wherever an admin's (or a plugin's) schema points, on every action.
+_LOCAL_ONLY: Registry[Any] = Registry()
+
+
 @functools.lru_cache(maxsize=256)
 def _validator(schema_json: bytes) -> Any:
-    return Draft202012Validator(msgspec.json.decode(schema_json))
+    return Draft202012Validator(msgspec.json.decode(schema_json), registry=_LOCAL_ONLY)
 
 
 def schema_error(schema: dict[str, Any]) -> str | None:
-    """Why ``schema`` is not a valid draft 2020-12 schema, or None when it is."""
+    """Why ``schema`` is not a valid draft 2020-12 schema usable here, or None when it is."""
     try:
         Draft202012Validator.check_schema(schema)
     except SchemaError as exc:
         return str(exc.message)
+    remote = next(_remote_refs(schema), None)
+    if remote is not None:
+        return f"$ref {remote!r} points outside the schema; only local references ('#/...') work"
     return None
+
+
+def _remote_refs(node: Any) -> Iterator[str]:
+    """Every ``$ref``/``$dynamicRef`` in a schema that is not a local ``#...`` pointer."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in ("$ref", "$dynamicRef") and isinstance(value, str):
+                if not value.startswith("#"):
+                    yield value
+            else:
+                yield from _remote_refs(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _remote_refs(item)
 
 
 def validate_input(

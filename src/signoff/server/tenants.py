@@ -19,10 +19,17 @@ async def mint_admin_key(store: Store, tenant_id: str, *, name: str, pepper: str
     return minted.token
 
 
-async def create_tenant(store: Store, name: str, *, pepper: str | None) -> tuple[str, str]:
-    """A new tenant and its first admin key: (tenant id, key token)."""
-    tenant = await store.create_tenant(name)
-    return tenant.id, await mint_admin_key(store, tenant.id, name="admin", pepper=pepper)
+async def create_tenant(
+    store: Store, name: str, *, pepper: str | None, key_name: str = "admin"
+) -> tuple[str, str]:
+    """A new tenant and its first admin key, written together: (tenant id, key token).
+
+    One transaction, so a crash can never leave a tenant that nobody holds a key to (and
+    that `bootstrap`, seeing the tenant, would never offer a key for again).
+    """
+    minted = mint_key(key_name, ("admin",), pepper=pepper)
+    tenant = await store.create_tenant(name, first_key=minted.record)
+    return tenant.id, minted.token
 
 
 async def bootstrap(store: Store, *, pepper: str | None) -> str | None:
@@ -42,8 +49,10 @@ async def ensure_admin_key(store: Store, *, name: str, pepper: str | None) -> st
     tenant = await store.get_tenant_by_name(DEFAULT_TENANT)
     if tenant is None:
         try:
-            tenant = await store.create_tenant(DEFAULT_TENANT)
-        except DuplicateName:
+            _, token = await create_tenant(store, DEFAULT_TENANT, pepper=pepper, key_name=name)
+        except DuplicateName:  # created meanwhile: add a key to it below
             tenant = await store.get_tenant_by_name(DEFAULT_TENANT)
             assert tenant is not None
+        else:
+            return token
     return await mint_admin_key(store, tenant.id, name=name, pepper=pepper)

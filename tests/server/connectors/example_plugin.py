@@ -33,6 +33,10 @@ class ShoutConnector(Connector):
             raise ConnectorConfigError("$.config.volume", "must be an integer")
         if "token" not in secrets:
             raise ConnectorConfigError("$.secrets.token", "is required")
+        if config["volume"] < 0:  # a careless plugin, quoting a secret
+            raise ConnectorConfigError(
+                "$.config.volume", f"token {secrets['token']} cannot whisper below zero"
+            )
 
     async def execute(
         self,

@@ -105,3 +105,23 @@ async def test_secret_headers_reach_the_target_and_nowhere_else(tenant, target) 
     assert "authorization" not in hit.headers
     assert run["error"]["details"]["body"] == {"debug": {"x-api-key": "[redacted]"}}
     assert SECRET not in str(run)
+
+
+async def test_config_headers_never_ride_along_beside_the_secret_or_run_id(tenant, target) -> None:
+    config = http_config(target.url)
+    config["headers"] = {
+        "authorization": "Basic from-the-config",
+        "IDEMPOTENCY-KEY": "from-the-config",
+        "x-team": "payments",
+    }
+    run = await _allowed_run(
+        tenant,
+        config,
+        {"order_id": "o1", "amount": 1},
+        secrets={"bearer_token": SECRET, "header.X-Team": "from-a-secret"},
+    )
+    (hit,) = target.hits
+    assert run["status"] == "succeeded"
+    assert hit.header_values("Authorization") == [f"Bearer {SECRET}"]
+    assert hit.header_values("Idempotency-Key") == [run["id"]]
+    assert hit.header_values("X-Team") == ["from-a-secret"]

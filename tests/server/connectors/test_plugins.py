@@ -87,6 +87,26 @@ async def test_the_plugin_validates_its_config(plugin_broker) -> None:
     assert assert_error(no_token, 422, "validation_error")["details"]["path"] == "$.secrets.token"
 
 
+async def test_a_secret_quoted_in_a_plugins_config_error_is_redacted(plugin_broker) -> None:
+    from conftest import new_tenant
+
+    info = new_tenant(plugin_broker)
+    async with client(info.base_url, info.admin_key) as http:
+        response = await http.post(
+            "/v1/connections",
+            json={
+                "name": "a",
+                "connector": "shout",
+                "config": {"volume": -1},
+                "secrets": {"token": _TOKEN},
+            },
+        )
+    error = assert_error(response, 422, "validation_error")
+    assert _TOKEN not in response.text
+    assert error["message"] == "$.config.volume: token [redacted] cannot whisper below zero"
+    assert error["details"] == {"path": "$.config.volume"}
+
+
 async def test_a_crashing_plugin_fails_the_run_and_its_secret_stays_out_of_the_log(
     plugin_broker, caplog
 ) -> None:

@@ -205,6 +205,74 @@ async def test_a_run_on_a_deleted_connection_fails_once_approved(tenant) -> None
     assert done["error"]["type"] == "connection_deleted"
 
 
+@pytest.fixture
+def delete_after_the_check(broker, monkeypatch):
+    """``delete_after_the_check(tenant_id, connection_id)``: the next time the broker reads
+    that connection to check a request, it is deleted right after (before the run's write)."""
+    store = broker.store
+    read = store.get_connections
+    doomed: set[tuple[str, str]] = set()
+
+    async def read_then_delete(tenant_id, connection_ids):
+        found = await read(tenant_id, connection_ids)
+        for connection_id in connection_ids:
+            if (tenant_id, connection_id) in doomed:
+                doomed.discard((tenant_id, connection_id))
+                await store.delete_connection(tenant_id, connection_id, actor="key_test")
+        return found
+
+    monkeypatch.setattr(store, "get_connections", read_then_delete)
+    return lambda tenant_id, connection_id: doomed.add((tenant_id, connection_id))
+
+
+async def test_a_connection_deleted_after_the_check_runs_nothing(
+    tenant, target, delete_after_the_check
+) -> None:
+    async with client(tenant.base_url, tenant.admin_key) as http:
+        await add_policy(http, "http.*", "allow")
+        connection = await create_connection(http, "http", config=http_config(target.url))
+        delete_after_the_check(tenant.id, connection["id"])
+        response = await run_action(
+            http,
+            connection["id"],
+            {"order_id": "o1", "amount": 1},
+            "refund",
+            headers={"Idempotency-Key": "gone-1"},
+        )
+        runs = (await http.get("/v1/actions")).json()["data"]
+        deleted = await http.get(f"/v1/connections/{connection['id']}")
+    assert_error(response, 404, "not_found")
+    assert connection["id"] in response.json()["error"]["message"]
+    assert deleted.status_code == 404  # the delete did land between the check and the write
+    assert runs == []
+    assert target.hits == []
+
+
+async def test_a_batch_item_whose_connection_was_deleted_after_the_check_is_404(
+    tenant, target, delete_after_the_check
+) -> None:
+    async with client(tenant.base_url, tenant.admin_key) as http:
+        await add_policy(http, "*", "allow")
+        doomed = await create_connection(http, "http", config=http_config(target.url))
+        live = await create_connection(http)
+        delete_after_the_check(tenant.id, doomed["id"])
+        items = [
+            {
+                "connection_id": doomed["id"],
+                "action_type": "refund",
+                "input": {"order_id": "o1", "amount": 1},
+            },
+            {"connection_id": live["id"], "action_type": "echo", "input": {"n": 1}},
+        ]
+        batch = (await http.post("/v1/actions/batch", json={"items": items})).json()["data"]
+        runs = (await http.get("/v1/actions")).json()["data"]
+    assert [item["status_code"] for item in batch] == [404, 201]
+    assert batch[0]["error"]["type"] == "not_found"
+    assert batch[1]["run"]["status"] == "succeeded"
+    assert [run["connection_id"] for run in runs] == [live["id"]]
+    assert target.hits == []
+
+
 async def test_long_poll_returns_at_once_for_a_terminal_run(tenant) -> None:
     async with client(tenant.base_url, tenant.admin_key) as http:
         await add_policy(http, "echo.*", "allow")

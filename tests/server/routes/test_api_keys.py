@@ -45,15 +45,35 @@ async def test_revoked_key_is_401_at_once(tenant) -> None:
     assert again.json()["revoked_at"] == revoked.json()["revoked_at"]  # revoking is idempotent
 
 
+async def test_a_keys_last_use_is_recorded_in_the_background(tenant) -> None:
+    import anyio
+
+    async with client(tenant.base_url, tenant.admin_key) as admin:
+        key = await mint_key(admin, "approvals:read")
+
+        async def last_used() -> str | None:
+            listed = (await admin.get("/v1/api-keys")).json()["data"]
+            return next(item["last_used_at"] for item in listed if item["id"] == key_id_of(key))
+
+        before = await last_used()
+        async with client(tenant.base_url, key) as agent:
+            used = await agent.get("/v1/approvals")
+        with anyio.fail_after(5):  # written after the answer, by the broker's background task
+            while (after := await last_used()) is None:
+                await anyio.sleep(0.01)
+    assert used.status_code == 200
+    assert (before, after is not None) == (None, True)
+
+
 async def test_expired_key_is_401(tenant) -> None:
     import anyio
 
-    soon = (utcnow() + timedelta(seconds=0.3)).isoformat()
+    soon = (utcnow() + timedelta(seconds=3)).isoformat()  # room for a slow, loaded machine
     async with client(tenant.base_url, tenant.admin_key) as admin:
         key = await mint_key(admin, "approvals:read", expires_at=soon)
     async with client(tenant.base_url, key) as agent:
         before = await agent.get("/v1/approvals")
-        with anyio.fail_after(5):
+        with anyio.fail_after(15):
             while (after := await agent.get("/v1/approvals")).status_code == 200:
                 await anyio.sleep(0.05)
     assert before.status_code == 200

@@ -74,3 +74,85 @@ async def test_reads_see_every_committed_write(tmp_path: Path) -> None:
             assert entries[-1].subject_id == f"s{i}"
     finally:
         await store.close()
+
+
+async def test_a_failed_commit_fails_the_whole_group_and_the_store_recovers(
+    tmp_path: Path,
+) -> None:
+    store = SQLiteStore(str(tmp_path / "fail.db"))
+    await store.open()
+    try:
+        tenant_id, _ = await create_tenant(store, "t", pepper=None)
+        db = store._db
+        head_before = (await store.list_audit_entries(tenant_id, after=0, limit=100))[-1].seq
+
+        def poison(tx: object) -> None:
+            # A deferred foreign-key violation passes its savepoint but fails the COMMIT.
+            tx.execute("PRAGMA defer_foreign_keys = ON")  # type: ignore[attr-defined]
+            tx.execute(  # type: ignore[attr-defined]
+                "INSERT INTO api_keys (id, tenant_id, name, secret_hash, scopes, prefix,"
+                " created_at) VALUES ('key_x', 'tnt_missing', 'x', 'h', '[]', 'p',"
+                " '2026-01-01T00:00:00Z')"
+            )
+
+        def append(tx: object) -> int:
+            return int(tx.append_event(tenant_id, "test.event", "sub", None, {}))  # type: ignore[attr-defined]
+
+        outcomes: list[object] = []
+
+        async def run(fn: object) -> None:
+            try:
+                outcomes.append(await db.write(fn))  # type: ignore[arg-type]
+            except Exception as exc:
+                outcomes.append(exc)
+
+        # Hold the writer so both units land in the same group.
+        lock = db._write_lock
+        assert lock is not None
+        release = anyio.Event()
+
+        async def hold_the_writer() -> None:
+            async with lock:
+                await release.wait()
+
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(hold_the_writer)
+                while not lock.locked():
+                    await anyio.sleep(0)
+                tg.start_soon(run, poison)
+                tg.start_soon(run, append)
+                while len(db._pending) < 2:
+                    await anyio.sleep(0)
+                release.set()
+        assert all(isinstance(o, Exception) for o in outcomes), outcomes
+        entries = await store.list_audit_entries(tenant_id, after=0, limit=100)
+        assert entries[-1].seq == head_before  # the appended event was not kept
+        # The writer connection is usable again.
+        assert await db.write(append) == head_before + 1
+        assert (await verify_tenant(store, tenant_id)).ok
+    finally:
+        await store.close()
+
+
+async def test_a_failing_after_commit_hook_does_not_strand_writers(tmp_path: Path) -> None:
+    store = SQLiteStore(str(tmp_path / "hook.db"))
+    await store.open()
+    try:
+        tenant_id, _ = await create_tenant(store, "t", pepper=None)
+        db = store._db
+
+        def broken_hook(tenant: str, seq: int) -> None:
+            raise RuntimeError("subscriber bug")
+
+        db.on_commit = broken_hook
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as tg:
+                for _ in range(5):
+                    tg.start_soon(
+                        db.write,
+                        lambda tx: tx.append_event(tenant_id, "test.event", "s", None, {}),
+                    )
+        assert len(await store.list_audit_entries(tenant_id, after=0, limit=100)) >= 5
+    finally:
+        await store.close()

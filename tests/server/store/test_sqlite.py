@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+from dataclasses import replace
 
 import anyio
 import msgspec
@@ -120,6 +121,23 @@ async def test_migrations_are_recorded_and_not_applied_twice(store) -> None:
         mode = db.execute("PRAGMA journal_mode").fetchone()[0]
     assert rows == [(1, "0001_init.sql"), (2, "0002_actions.sql")]
     assert mode == "wal"
+    assert await store.schema_version() == 2
+
+
+async def test_a_tenant_and_its_first_key_are_written_together(store) -> None:
+    taken = mint_key("first", ("admin",), pepper=None).record
+    await store.create_tenant("other", first_key=taken)
+    clash = replace(mint_key("admin", ("admin",), pepper=None).record, id=taken.id)
+    with pytest.raises(sqlite3.IntegrityError):  # the key cannot be stored...
+        await store.create_tenant("acme", first_key=clash)
+    left = await store.get_tenant_by_name("acme")  # ...so neither is the tenant
+    fine = mint_key("admin", ("admin",), pepper=None).record
+    acme = await store.create_tenant("acme", first_key=fine)
+    keys = await store.list_api_keys(acme.id, limit=10, cursor=None)
+    events = await store.list_audit_entries(acme.id, after=0, limit=10)
+    assert left is None
+    assert [(k.id, k.scopes, k.created_by) for k in keys.items] == [(fine.id, ["admin"], "system")]
+    assert [(e.type, e.actor) for e in events] == [("api_key.created", "system")]
 
 
 async def test_concurrent_decisions_in_the_store_have_one_winner(store) -> None:

@@ -14,6 +14,7 @@ from signoff.server.store.base import (
     IdempotencyHit,
     NewConnection,
     NewRun,
+    NotFound,
     RunCreated,
     RunFilter,
     RunFinish,
@@ -136,15 +137,56 @@ async def test_finishing_completes_the_runs_own_key_only(store, clock) -> None:
     )
     assert isinstance(created, RunCreated)
     assert created.run.status == "running"
-    assert (await store.claim_idempotency_key(tenant.id, _claim("slow", {}))).state == "in_progress"
+    (retry,) = await store.create_runs(
+        tenant.id,
+        [NewRun(connection, "echo", {}, {}, claim=_claim("slow", {}))],
+        actor="key_a",
+        default_expires_in=60,
+    )
+    assert isinstance(retry, IdempotencyHit)
+    assert retry.record.state == "in_progress"
     # The run outlives its key (a long outage); another request claims the key meanwhile.
     clock.now += timedelta(seconds=61)
-    assert await store.claim_idempotency_key(tenant.id, _claim("slow", {"other": 1})) is None
+    other = NewRun(connection, "echo", {"other": 1}, {}, claim=_claim("slow", {"other": 1}))
+    (taken,) = await store.create_runs(tenant.id, [other], actor="key_a", default_expires_in=60)
+    assert isinstance(taken, RunCreated)
     (run,) = await store.finish_runs([RunFinish(tenant.id, created.run.id, result={"ok": 1})])
-    record = await store.claim_idempotency_key(tenant.id, _claim("slow", {"other": 1}))
+    (hit,) = await store.create_runs(tenant.id, [other], actor="key_a", default_expires_in=60)
     assert (run.status, run.result) == ("succeeded", {"ok": 1})
-    assert record is not None
-    assert record.state == "in_progress"  # another request's key: not the run's to complete
+    assert isinstance(hit, IdempotencyHit)
+    assert hit.record.fingerprint == other.claim.fingerprint
+    assert hit.record.state == "in_progress"  # another request's key: not the run's to complete
+
+
+async def test_a_run_on_a_connection_deleted_since_it_was_read_is_not_found(store) -> None:
+    tenant, connection = await _setup(store)  # the record as a request read it: live
+    await store.create_policy(
+        tenant.id, PolicyCreate(action="echo.*", effect="allow"), actor="key_a"
+    )
+    await store.delete_connection(tenant.id, connection.id, actor="key_a")
+    claim = _claim("late", {})
+    (outcome,) = await store.create_runs(
+        tenant.id,
+        [NewRun(connection, "echo", {}, {}, claim=claim)],
+        actor="key_a",
+        default_expires_in=60,
+    )
+    listed = await store.list_runs(tenant.id, RunFilter(), limit=10, cursor=None)
+    # The key was not claimed: the same key on a live connection creates its run.
+    live = await store.create_connection(
+        tenant.id, NewConnection(name="c2", connector="echo", config={}, secrets={}), actor="k"
+    )
+    record = await store.get_connection(tenant.id, live.id)
+    (retried,) = await store.create_runs(
+        tenant.id,
+        [NewRun(record, "echo", {}, {}, claim=claim)],
+        actor="key_a",
+        default_expires_in=60,
+    )
+    assert isinstance(outcome, NotFound)
+    assert str(outcome) == connection.id
+    assert listed.items == []
+    assert isinstance(retried, RunCreated)
 
 
 async def test_finish_records_an_error_and_ignores_a_finished_run(store) -> None:

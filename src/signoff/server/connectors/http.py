@@ -3,9 +3,10 @@
 Running an action sends the action type's ``method`` to ``base_url + path``, with ``{field}``
 placeholders in the path filled from the input (URL-quoted) and the rest of the input as the
 JSON body (as query parameters for ``GET`` and ``DELETE``). The run's id goes along as
-``Idempotency-Key``. The result is ``{"status_code", "body"}``, the body parsed as JSON when
-it is JSON, else text, cut at 64 KiB (then ``"truncated": true``). A non-2xx answer fails the
-run (``http_error``), so do a timeout (``timeout``) and a failure to connect
+``Idempotency-Key``; it and the secrets' headers replace a config header of the same name
+(in any case). The result is ``{"status_code", "body"}``, the body parsed as JSON when it is
+JSON, else text, cut at 64 KiB (then ``"truncated": true``). A non-2xx answer fails the run
+(``http_error``), so do a timeout (``timeout``) and a failure to connect
 (``connection_error``). Redirects are not followed.
 
 Secrets become headers and go nowhere else: no message, result or log line carries a request
@@ -137,12 +138,12 @@ class HttpConnector(Connector):
         target = http_config.endpoint(config, action_type)
         path, rest = _fill_path(target.path, input)
         url = target.base_url + path
-        headers = {
-            "User-Agent": _USER_AGENT,
-            **target.headers,
-            **http_config.secret_headers(secrets),
-            "Idempotency-Key": context.idempotency_key,
-        }
+        # Merged case-insensitively, later ones winning: a config header "authorization" or
+        # "idempotency-key" must replace the secret's or the run's, never ride along beside it.
+        headers = httpx.Headers({"User-Agent": _USER_AGENT})
+        headers.update(target.headers)
+        headers.update(http_config.secret_headers(secrets))
+        headers["Idempotency-Key"] = context.idempotency_key
         if target.method in _BODYLESS:
             request = httpx.Request(target.method, url, params=_query(rest), headers=headers)
         else:

@@ -97,7 +97,8 @@ class ConnectorRegistry:
 
     def validate(self, name: str, config: Mapping[str, Any], secrets: Mapping[str, str]) -> None:
         """Check a new connection: the connector exists, accepts the config and secrets, and
-        offers action types whose schemas are valid. `ConnectorConfigError` names the field."""
+        offers action types whose schemas are valid. `ConnectorConfigError` names the field
+        (secret values scrubbed from it, whatever the connector wrote)."""
         connector = self._connectors.get(name)
         if connector is None:
             raise ConnectorConfigError(
@@ -107,8 +108,12 @@ class ConnectorRegistry:
         try:
             connector.validate(config, secrets)
             types = connector.action_types(config)
-        except ConnectorConfigError:
-            raise
+        except ConnectorConfigError as exc:
+            # The message goes back to the caller; a plugin that quotes a secret in it must
+            # not leak it.
+            raise ConnectorConfigError(
+                redact(exc.path, secrets), redact(exc.message, secrets)
+            ) from None
         except Exception as exc:
             # A plugin that trips over a config (a KeyError, say) is refusing it; its
             # traceback may quote a secret, so it is scrubbed before it is logged.

@@ -24,7 +24,7 @@ from ...models import (
     RunStatus,
 )
 from ..actions import ActionAnswer, Submission, submit
-from ..http import ApiError, JSONResponse, decode_body, decode_json, query_float, query_int
+from ..http import ApiError, JSONResponse, decode_body, decode_json
 from ..idempotency import header_key
 from ..operation import Call, Operation, Param
 from ..store.base import RunFilter
@@ -42,7 +42,7 @@ from .common import (
     query_choices,
     query_ids,
 )
-from .waiting import long_poll, snapshot_stream
+from .waiting import long_poll_params, read_or_wait, snapshot_stream
 
 __all__ = ["OPERATIONS", "ID"]
 
@@ -124,18 +124,10 @@ def _is_terminal(run: ActionRun) -> bool:
 
 async def get_action(call: Call) -> Response:
     """One run; with ``wait``, held until it changes past ``after_version``."""
-    request, broker = call.request, call.broker
-    run_id = request.path_params["run_id"]
-    wait = query_float(request, "wait", maximum=broker.config.max_wait)
-    after_version = query_int(request, "after_version", default=None, minimum=0)
-    if not wait:
-        return JSONResponse(await broker.store.get_run(call.tenant_id, run_id))
-    return await long_poll(
-        call,
-        lambda: broker.store.get_run(call.tenant_id, run_id),
-        terminal=_is_terminal,
-        wait=wait,
-        after_version=after_version,
+    store = call.broker.store
+    run_id = call.request.path_params["run_id"]
+    return await read_or_wait(
+        call, lambda: store.get_run(call.tenant_id, run_id), terminal=_is_terminal
     )
 
 
@@ -169,18 +161,6 @@ async def stream_action(call: Call) -> Response:
     )
 
 
-_WAIT = Param(
-    "wait",
-    "query",
-    {"type": "number", "minimum": 0, "maximum": 25},
-    "Long-poll: hold the request up to this many seconds (at most 25) for a change.",
-)
-_AFTER_VERSION = Param(
-    "after_version",
-    "query",
-    {"type": "integer", "minimum": 0},
-    "Long-poll: answer once the run's version is greater than this.",
-)
 _LIST_PARAMS = (
     Param("status", "query", {"type": "string"}, "Status filter; repeatable or comma-separated."),
     Param("connection_id", "query", {"type": "string"}, "Only runs through this connection."),
@@ -235,7 +215,7 @@ OPERATIONS = (
         scopes=("actions:read",),
         responses={200: ActionRun},
         errors=STANDARD_ERRORS,
-        params=(ID, _WAIT, _AFTER_VERSION),
+        params=(ID, *long_poll_params("run")),
     ),
     Operation(
         "GET",

@@ -13,7 +13,7 @@ from ...models import (
     DecisionCreate,
     Page,
 )
-from ..http import JSONResponse, decode_body, query_float, query_int
+from ..http import JSONResponse, decode_body
 from ..idempotency import run_write
 from ..operation import Call, Operation, Param
 from ..store.base import ApprovalFilter, ApprovalWrite
@@ -32,7 +32,7 @@ from .common import (
     query_choices,
     query_ids,
 )
-from .waiting import long_poll, snapshot_stream
+from .waiting import long_poll_params, read_or_wait, snapshot_stream
 
 __all__ = ["OPERATIONS"]
 
@@ -78,18 +78,10 @@ def _is_terminal(approval: Approval) -> bool:
 
 async def get_approval(call: Call) -> Response:
     """One approval; with ``wait``, held until it changes past ``after_version``."""
-    request, broker = call.request, call.broker
-    approval_id = request.path_params["approval_id"]
-    wait = query_float(request, "wait", maximum=broker.config.max_wait)
-    after_version = query_int(request, "after_version", default=None, minimum=0)
-    if not wait:
-        return JSONResponse(await broker.store.get_approval(call.tenant_id, approval_id))
-    return await long_poll(
-        call,
-        lambda: broker.store.get_approval(call.tenant_id, approval_id),
-        terminal=_is_terminal,
-        wait=wait,
-        after_version=after_version,
+    store = call.broker.store
+    approval_id = call.request.path_params["approval_id"]
+    return await read_or_wait(
+        call, lambda: store.get_approval(call.tenant_id, approval_id), terminal=_is_terminal
     )
 
 
@@ -161,18 +153,6 @@ async def cancel_approval(call: Call) -> Response:
     return result if isinstance(result, Response) else JSONResponse(result)
 
 
-_WAIT = Param(
-    "wait",
-    "query",
-    {"type": "number", "minimum": 0, "maximum": 25},
-    "Long-poll: hold the request up to this many seconds (at most 25) for a change.",
-)
-_AFTER_VERSION = Param(
-    "after_version",
-    "query",
-    {"type": "integer", "minimum": 0},
-    "Long-poll: answer once the approval's version is greater than this.",
-)
 _LIST_PARAMS = (
     Param("status", "query", {"type": "string"}, "Status filter; repeatable or comma-separated."),
     Param("action", "query", {"type": "string"}, "Exact action name."),
@@ -216,7 +196,7 @@ OPERATIONS = (
         scopes=("approvals:read",),
         responses={200: Approval},
         errors=STANDARD_ERRORS,
-        params=(_ID, _WAIT, _AFTER_VERSION),
+        params=(_ID, *long_poll_params("approval")),
     ),
     Operation(
         "GET",

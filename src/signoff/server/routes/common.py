@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import msgspec
@@ -26,12 +27,15 @@ __all__ = [
     "query_choices",
     "query_ids",
     "MAX_IDS",
+    "check_type_glob",
 ]
 
 #: The most ids a list's ``id`` filter takes.
 MAX_IDS = 100
 
 _encoder = msgspec.json.Encoder()
+#: An event type, or a glob of them (``approval.*``), as the event and audit filters take it.
+_TYPE_GLOB = re.compile(r"^[A-Za-z0-9_.:*?-]{1,100}$")
 
 CURSOR = Param(
     "cursor", "query", {"type": "string"}, "Opaque cursor: the `next_cursor` of the previous page."
@@ -113,3 +117,15 @@ def query_ids(request: Request) -> list[str]:
             {"parameter": "id"},
         )
     return list(dict.fromkeys(ids))
+
+
+def check_type_glob(pattern: str, *, parameter: str) -> str:
+    """``pattern`` when it is an event type glob; 400 naming ``parameter`` otherwise."""
+    if not _TYPE_GLOB.match(pattern):
+        raise ApiError(
+            400,
+            "invalid_request",
+            f"invalid event type pattern {pattern!r}: letters, digits, '._:-', '*' and '?'",
+            {"parameter": parameter},
+        )
+    return pattern

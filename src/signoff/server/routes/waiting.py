@@ -1,5 +1,6 @@
-"""Waiting on one versioned resource (an approval, an action run): the long-poll and the
-state-first stream of snapshots, shared by the routes that offer them.
+"""Waiting on one versioned resource (an approval, an action run): the long-poll (and its
+query parameters) and the state-first stream of snapshots, shared by the routes that offer
+them.
 
 Both take the tenant's wake-up *before* reading, so a change committed between the read and
 the wait is never missed, and both re-read after every wake-up.
@@ -13,11 +14,11 @@ from typing import Any, Generic, Protocol, TypeVar
 import anyio
 from starlette.responses import Response
 
-from ..http import JSONResponse
-from ..operation import Call
+from ..http import JSONResponse, query_float, query_int
+from ..operation import Call, Param
 from ..sse import EventStreamResponse, frame
 
-__all__ = ["Versioned", "long_poll", "snapshot_stream"]
+__all__ = ["Versioned", "read_or_wait", "long_poll", "long_poll_params", "snapshot_stream"]
 
 
 class Versioned(Protocol):
@@ -33,6 +34,37 @@ class Versioned(Protocol):
 
 
 V = TypeVar("V", bound=Versioned)
+
+
+def long_poll_params(resource: str) -> tuple[Param, Param]:
+    """The ``wait`` and ``after_version`` query parameters of a read that can long-poll, as
+    the OpenAPI document describes them (``resource``: "run", "approval")."""
+    wait = Param(
+        "wait",
+        "query",
+        {"type": "number", "minimum": 0, "maximum": 25},
+        "Long-poll: hold the request up to this many seconds (at most 25) for a change.",
+    )
+    after_version = Param(
+        "after_version",
+        "query",
+        {"type": "integer", "minimum": 0},
+        f"Long-poll: answer once the {resource}'s version is greater than this.",
+    )
+    return wait, after_version
+
+
+async def read_or_wait(
+    call: Call, read: Callable[[], Awaitable[V]], *, terminal: Callable[[V], bool]
+) -> Response:
+    """The resource now, or with ``wait`` in the query a `long_poll` on it (see
+    `long_poll_params`)."""
+    request, broker = call.request, call.broker
+    wait = query_float(request, "wait", maximum=broker.config.max_wait)
+    after_version = query_int(request, "after_version", default=None, minimum=0)
+    if not wait:
+        return JSONResponse(await read())
+    return await long_poll(call, read, terminal=terminal, wait=wait, after_version=after_version)
 
 
 async def long_poll(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Generic, Literal, Protocol, TypeVar
+from typing import Generic, Literal, Protocol, TypeVar
 
 from ...models import (
     ApiKey,
@@ -273,9 +273,15 @@ class Store(GovernedStore, Protocol):
         """Call ``callback(tenant_id, seq)`` on the event loop after every commit that
         appended events (a wake-up hint only: waiters re-read the database)."""
 
+    async def schema_version(self) -> int:
+        """The highest migration applied, read like any other read (the health check's
+        proof that the store answers)."""
+
     # tenants
-    async def create_tenant(self, name: str) -> Tenant:
-        """Add a tenant; `DuplicateName` if the name is taken."""
+    async def create_tenant(self, name: str, *, first_key: NewApiKey | None = None) -> Tenant:
+        """Add a tenant; `DuplicateName` if the name is taken. With ``first_key``, that key
+        is stored (by ``system``) in the same transaction: a tenant never exists without
+        the key its creator was promised."""
 
     async def get_tenant_by_name(self, name: str) -> Tenant | None:
         """Find a tenant by its unique name."""
@@ -402,16 +408,5 @@ class Store(GovernedStore, Protocol):
         """The end of the tenant's chain as its tenant row records it."""
 
     # idempotency
-    async def claim_idempotency_key(
-        self, tenant_id: str, claim: IdempotencyClaim[Any]
-    ) -> IdempotencyRecord | None:
-        """Claim a key as ``in_progress`` on its own (multi-step operations); returns the
-        existing record instead when the key was claimed before."""
-
-    async def complete_idempotency_key(
-        self, tenant_id: str, key: str, *, status_code: int, body: bytes
-    ) -> None:
-        """Store the response of a key claimed with `claim_idempotency_key`."""
-
     async def sweep_idempotency_keys(self) -> int:
         """Delete keys past their expiry; returns how many."""

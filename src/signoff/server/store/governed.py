@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ...models import ActionRun, Approval, AuditEntry, Connection, ErrorDetail
 
 if TYPE_CHECKING:  # base imports this module; these are annotations only
-    from .base import IdempotencyClaim, IdempotencyHit, PageResult
+    from .base import IdempotencyClaim, IdempotencyHit, NotFound, PageResult
 
 __all__ = [
     "RUN_RESPONSE_STATUS",
@@ -168,11 +168,13 @@ class GovernedStore(Protocol):
     # action runs
     async def create_runs(
         self, tenant_id: str, runs: Sequence[NewRun], *, actor: str, default_expires_in: int
-    ) -> list[RunCreated | IdempotencyHit]:
+    ) -> list[RunCreated | IdempotencyHit | NotFound]:
         """Claim each run's key, evaluate the policies and create the runs (and the approvals
         they need) in one transaction. A key claimed before answers `IdempotencyHit` for that
-        run alone; the others are created. An allowed run is created ``running`` with its key
-        left ``in_progress``: the caller executes it and calls `finish_runs`."""
+        run alone, and a connection that is no longer live (deleted since the caller read it)
+        answers `NotFound` for that run alone, its key unclaimed; the others are created. An
+        allowed run is created ``running`` with its key left ``in_progress``: the caller
+        executes it and calls `finish_runs`."""
 
     async def finish_runs(self, finishes: Sequence[RunFinish]) -> list[ActionRun]:
         """Move running runs to ``succeeded`` or ``failed`` in one transaction; a key claimed

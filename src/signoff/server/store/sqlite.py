@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
 
 from ...models import (
     ApiKey,
@@ -34,14 +33,15 @@ from .base import (
     AuditFilter,
     EventSlice,
     IdempotencyClaim,
-    IdempotencyRecord,
     LogPosition,
     NewApiKey,
     PageResult,
     Tenant,
 )
-from .sqlite_db import Database, Tx, ts
+from .sqlite_db import Database, Tx
 from .sqlite_governed import GovernedStoreMethods
+from .sqlite_migrate import schema_version
+from .sqlite_rows import ts
 
 __all__ = ["SQLiteStore"]
 
@@ -74,11 +74,22 @@ class SQLiteStore(GovernedStoreMethods):
         """Close the connection; idempotent."""
         await self._db.close()
 
+    async def schema_version(self) -> int:
+        """The highest migration applied."""
+        return await self._db.read(lambda tx: schema_version(tx.conn))
+
     # tenants
 
-    async def create_tenant(self, name: str) -> Tenant:
-        """Add a tenant."""
-        return await self._db.write(lambda tx: keys.create_tenant(tx, name))
+    async def create_tenant(self, name: str, *, first_key: NewApiKey | None = None) -> Tenant:
+        """Add a tenant (with its first key, in the same transaction)."""
+
+        def create(tx: Tx) -> Tenant:
+            tenant = keys.create_tenant(tx, name)
+            if first_key is not None:
+                keys.create_api_key(tx, tenant.id, first_key, "system", None)
+            return tenant
+
+        return await self._db.write(create)
 
     async def get_tenant_by_name(self, name: str) -> Tenant | None:
         """Find a tenant by name."""
@@ -268,26 +279,6 @@ class SQLiteStore(GovernedStoreMethods):
         )
 
     # idempotency
-
-    async def claim_idempotency_key(
-        self, tenant_id: str, claim: IdempotencyClaim[Any]
-    ) -> IdempotencyRecord | None:
-        """Claim a key as in progress on its own; the existing record if it was claimed."""
-
-        def run(tx: Tx) -> IdempotencyRecord | None:
-            existing = tx.idempotency_record(tenant_id, claim.key)
-            if existing is not None and existing.expires_at > tx.now:
-                return existing
-            tx.claim(tenant_id, claim)
-            return None
-
-        return await self._db.write(run)
-
-    async def complete_idempotency_key(
-        self, tenant_id: str, key: str, *, status_code: int, body: bytes
-    ) -> None:
-        """Store the response of a key claimed on its own."""
-        await self._db.write(lambda tx: tx.store_response(tenant_id, key, status_code, body))
 
     async def sweep_idempotency_keys(self) -> int:
         """Delete expired idempotency keys."""

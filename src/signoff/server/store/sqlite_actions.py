@@ -19,6 +19,7 @@ from .base import (
     RunEvidence,
 )
 from .sqlite_approvals import approval_from_row, insert_approval
+from .sqlite_connections import live_connections
 from .sqlite_db import Tx
 from .sqlite_events import list_audit_entries_about
 from .sqlite_policies import list_all_policies
@@ -76,11 +77,19 @@ def _create_one(
 
 def create_runs(
     tx: Tx, tenant_id: str, runs: Sequence[NewRun], actor: str, default_expires_in: int
-) -> list[RunCreated | IdempotencyHit]:
-    """Create each run as the policies decide; a key claimed before answers for its run only."""
+) -> list[RunCreated | IdempotencyHit | NotFound]:
+    """Create each run as the policies decide; a key claimed before, or a connection deleted
+    since the caller read it, answers for its run only."""
     policies = list_all_policies(tx, tenant_id)
-    results: list[RunCreated | IdempotencyHit] = []
+    live = live_connections(tx, tenant_id, [new.connection.id for new in runs])
+    results: list[RunCreated | IdempotencyHit | NotFound] = []
     for new in runs:
+        if new.connection.id not in live:
+            # Checked here, in the write, not only when the request was read: a delete
+            # committed in between must not let the action run. Nothing is claimed, as for
+            # any request refused before it is accepted.
+            results.append(NotFound(new.connection.id))
+            continue
         try:
             # A hit raises before this run writes anything, so the others still commit.
             tx.claim(tenant_id, new.claim)

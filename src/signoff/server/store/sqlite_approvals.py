@@ -22,8 +22,9 @@ from .base import (
     NotPending,
     PageResult,
 )
-from .sqlite_db import Tx, decode_cursor, dumps, encode_cursor, loads, opt_ts, ts
+from .sqlite_db import Tx
 from .sqlite_policies import list_all_policies
+from .sqlite_rows import decode_cursor, dumps, loads, opt_ts, page_of, ts
 from .sqlite_runs import settle_for_approval
 
 __all__ = [
@@ -285,10 +286,7 @@ def list_approvals(
     sql += " ORDER BY pos DESC LIMIT ?"
     params.append(limit + 1)
     rows = tx.execute(sql, params).fetchall()
-    more = len(rows) > limit
-    rows = rows[:limit]
-    next_cursor = encode_cursor("apr", rows[-1]["pos"]) if more else None
-    return PageResult([approval_from_row(row) for row in rows], next_cursor)
+    return page_of(rows, limit, approval_from_row, kind="apr")
 
 
 def has_due(tx: Tx, tenant_id: str) -> bool:

@@ -22,13 +22,15 @@ from .base import (
     NotFound,
     PageResult,
 )
-from .sqlite_db import Tx, decode_cursor, dumps, encode_cursor, loads, opt_ts, ts
+from .sqlite_db import Tx
+from .sqlite_rows import decode_cursor, dumps, loads, opt_ts, page_of, ts
 
 __all__ = [
     "connection_from_row",
     "create_connection",
     "get_connection",
     "get_connections",
+    "live_connections",
     "list_connections",
     "delete_connection",
 ]
@@ -110,6 +112,20 @@ def get_connections(
     return {row["id"]: connection_from_row(row) for row in rows}
 
 
+def live_connections(tx: Tx, tenant_id: str, connection_ids: Sequence[str]) -> set[str]:
+    """Which of the ids name a live (not deleted) connection of the tenant."""
+    wanted = list(dict.fromkeys(connection_ids))
+    if not wanted:
+        return set()
+    marks = ", ".join("?" * len(wanted))
+    rows = tx.execute(
+        f"SELECT id FROM connections WHERE tenant_id = ? AND id IN ({marks})"
+        " AND deleted_at IS NULL",
+        (tenant_id, *wanted),
+    )
+    return {row["id"] for row in rows}
+
+
 def list_connections(
     tx: Tx, tenant_id: str, limit: int, cursor: str | None
 ) -> PageResult[Connection]:
@@ -122,10 +138,7 @@ def list_connections(
         " ORDER BY pos LIMIT ?",
         (tenant_id, after, limit + 1),
     ).fetchall()
-    more = len(rows) > limit
-    rows = rows[:limit]
-    next_cursor = encode_cursor("con", rows[-1]["pos"]) if more else None
-    return PageResult([connection_from_row(row).public() for row in rows], next_cursor)
+    return page_of(rows, limit, lambda row: connection_from_row(row).public(), kind="con")
 
 
 def delete_connection(tx: Tx, tenant_id: str, connection_id: str, actor: str) -> Connection:

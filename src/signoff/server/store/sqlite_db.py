@@ -1,5 +1,7 @@
-"""SQLite plumbing: the one connection, units of work, migrations, and the helpers every
-table shares (event append with its hash chain, idempotency claims, cursors, JSON columns).
+"""SQLite plumbing: the connections, units of work (group-committed writes, snapshot reads),
+and what every transaction can do (append an event to the hash chain, claim an idempotency
+key). Column values and cursors are in ``sqlite_rows``, the schema's migrations in
+``sqlite_migrate``.
 
 Every transaction is one synchronous function run in one worker-thread hop, serialized by a
 ``CapacityLimiter(1)``: the connection is never used by two threads at once, and a write
@@ -8,70 +10,26 @@ never waits on the event loop halfway through.
 
 from __future__ import annotations
 
-import base64
-import binascii
+import logging
 import sqlite3
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from importlib import resources
 from typing import Any, TypeVar
 
 import anyio
 import anyio.to_thread
-import msgspec
 
 from ..._chain import canonical_json, entry_hash
-from ..ids import format_ts, new_id, parse_ts, utcnow
-from .base import IdempotencyClaim, IdempotencyHit, IdempotencyRecord, InvalidCursor, RunRef
+from ..ids import new_id, parse_ts, utcnow
+from .base import IdempotencyClaim, IdempotencyHit, IdempotencyRecord, RunRef
+from .sqlite_migrate import migrate
+from .sqlite_rows import ts
 
-__all__ = ["Database", "Tx", "encode_cursor", "decode_cursor", "dumps", "loads", "ts", "opt_ts"]
+__all__ = ["Database", "Tx"]
 
 T = TypeVar("T")
 
-_json_encoder = msgspec.json.Encoder()
-
-
-def dumps(value: Any) -> str:
-    """JSON text for a JSON column."""
-    return _json_encoder.encode(value).decode()
-
-
-def loads(text: str | None) -> Any:
-    """A JSON column's value (None stays None)."""
-    return None if text is None else msgspec.json.decode(text)
-
-
-def ts(value: datetime) -> str:
-    """A timestamp column's text."""
-    return format_ts(value)
-
-
-def opt_ts(text: str | None) -> datetime | None:
-    """A nullable timestamp column's value."""
-    return None if text is None else parse_ts(text)
-
-
-def encode_cursor(kind: str, *position: Any) -> str:
-    """An opaque list cursor: which list it belongs to and where the page ended."""
-    raw = msgspec.json.encode([kind, *position])
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
-def decode_cursor(kind: str, cursor: str, arity: int) -> list[Any]:
-    """The position inside a cursor from `encode_cursor`; `InvalidCursor` if it is not one."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        value = msgspec.json.decode(raw)
-    except (binascii.Error, ValueError, msgspec.DecodeError) as exc:
-        raise InvalidCursor(cursor) from exc
-    if (
-        not isinstance(value, list)
-        or len(value) != arity + 1
-        or value[0] != kind
-        or not all(isinstance(v, int) and not isinstance(v, bool) for v in value[1:])
-    ):
-        raise InvalidCursor(cursor)
-    return value[1:]
+log = logging.getLogger("signoff.server")
 
 
 class Tx:
@@ -167,14 +125,10 @@ class Tx:
         if claim is None:
             return
         status, body = claim.respond(result)
-        self.store_response(tenant_id, claim.key, status, body)
-
-    def store_response(self, tenant_id: str, key: str, status: int, body: bytes) -> None:
-        """Mark a claimed key completed with its response."""
         self.execute(
             "UPDATE idempotency_keys SET state = 'completed', status_code = ?, response_body = ?"
             " WHERE tenant_id = ? AND key = ?",
-            (status, body, tenant_id, key),
+            (status, body, tenant_id, claim.key),
         )
 
     def idempotency_record(self, tenant_id: str, key: str) -> IdempotencyRecord | None:
@@ -269,7 +223,7 @@ class Database:
         conn.execute("PRAGMA synchronous = FULL")
         conn.execute("PRAGMA foreign_keys = ON")
         try:
-            _migrate(conn)
+            migrate(conn)
         except BaseException:
             conn.close()
             raise
@@ -349,14 +303,22 @@ class Database:
         with anyio.CancelScope(shield=True):
             try:
                 await anyio.to_thread.run_sync(self._run_group, conn, group, limiter=limiter)
-            except BaseException as exc:  # the commit itself failed: nothing was written
+            except BaseException as exc:
+                # Nothing of the group was written. Every unit gets this error, also those
+                # that failed on their own: their failure may have come from an earlier
+                # unit's write that is now undone (say, an idempotency key it claimed).
                 for unit in group:
-                    if unit.error is None:
-                        unit.error, unit.tx = exc, None
+                    unit.error, unit.tx = exc, None
             for unit in group:
-                if unit.error is None and unit.tx is not None:
-                    self._committed(unit.tx)
-                unit.done.set()
+                try:
+                    if unit.error is None and unit.tx is not None:
+                        self._committed(unit.tx)
+                except Exception:
+                    # A subscriber failed; the write is committed all the same, and its
+                    # caller must hear so.
+                    log.exception("after-commit hook failed")
+                finally:
+                    unit.done.set()
 
     def _run_group(self, conn: sqlite3.Connection, group: list[_Write]) -> None:
         conn.execute("BEGIN IMMEDIATE")
@@ -372,10 +334,13 @@ class Database:
                 else:
                     unit.tx = tx
                 conn.execute("RELEASE unit")
+            conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            # A failed COMMIT (disk full, I/O error) may leave the transaction open; the
+            # writer connection must come back usable either way.
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             raise
-        conn.execute("COMMIT")
         self.commits += 1
 
     def _committed(self, tx: Tx) -> None:
@@ -385,33 +350,3 @@ class Database:
         if self.on_queued is not None:
             for ref in tx.queued:
                 self.on_queued(ref)
-
-
-def _migrate(conn: sqlite3.Connection) -> None:
-    """Apply every migration file not applied yet, each in its own transaction, in order."""
-    conn.execute(
-        "CREATE TABLE IF NOT EXISTS schema_migrations"
-        " (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
-    )
-    applied = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
-    folder = resources.files("signoff.server.store").joinpath("migrations", "sqlite")
-    files = sorted(
-        (entry for entry in folder.iterdir() if entry.name.endswith(".sql")),
-        key=lambda entry: entry.name,
-    )
-    for entry in files:
-        version = int(entry.name.split("_", 1)[0])
-        if version in applied:
-            continue
-        script = entry.read_text(encoding="utf-8")
-        # executescript commits first; the explicit BEGIN/COMMIT makes each file atomic.
-        try:
-            conn.executescript(
-                f"BEGIN IMMEDIATE;\n{script}\n;"
-                f"INSERT INTO schema_migrations (version, name, applied_at)"
-                f" VALUES ({version}, '{entry.name}', '{ts(utcnow())}');\nCOMMIT;"
-            )
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise

@@ -10,7 +10,8 @@ from typing import Any
 from ...models import AuditEntry, Event
 from ..ids import parse_ts
 from .base import AuditFilter, AuditHead, EventSlice, LogPosition, NotFound
-from .sqlite_db import Tx, loads, ts
+from .sqlite_db import Tx
+from .sqlite_rows import loads, ts
 
 __all__ = [
     "list_events",

@@ -23,6 +23,7 @@ from .base import (
     IdempotencyHit,
     NewConnection,
     NewRun,
+    NotFound,
     PageResult,
     RunCreated,
     RunEvidence,
@@ -104,7 +105,7 @@ class GovernedStoreMethods:
 
     async def create_runs(
         self, tenant_id: str, runs: Sequence[NewRun], *, actor: str, default_expires_in: int
-    ) -> list[RunCreated | IdempotencyHit]:
+    ) -> list[RunCreated | IdempotencyHit | NotFound]:
         """Create runs as the policies decide, in one transaction."""
         if not runs:
             return []

@@ -19,7 +19,8 @@ from .base import (
     PageResult,
     Tenant,
 )
-from .sqlite_db import Tx, decode_cursor, encode_cursor, loads, opt_ts, ts
+from .sqlite_db import Tx
+from .sqlite_rows import decode_cursor, loads, opt_ts, page_of, ts
 
 __all__ = [
     "create_tenant",
@@ -119,10 +120,7 @@ def list_api_keys(tx: Tx, tenant_id: str, limit: int, cursor: str | None) -> Pag
         "SELECT * FROM api_keys WHERE tenant_id = ? AND pos > ? ORDER BY pos LIMIT ?",
         (tenant_id, after, limit + 1),
     ).fetchall()
-    more = len(rows) > limit
-    rows = rows[:limit]
-    next_cursor = encode_cursor("key", rows[-1]["pos"]) if more else None
-    return PageResult([key_from_row(row).public() for row in rows], next_cursor)
+    return page_of(rows, limit, lambda row: key_from_row(row).public(), kind="key")
 
 
 def revoke_api_key(tx: Tx, tenant_id: str, key_id: str, actor: str) -> ApiKey:

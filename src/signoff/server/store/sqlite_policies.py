@@ -10,7 +10,8 @@ import msgspec
 from ...models import Policy, PolicyCreate, PolicyEffect
 from ..ids import new_id, parse_ts
 from .base import IdempotencyClaim, NotFound, PageResult
-from .sqlite_db import Tx, decode_cursor, dumps, encode_cursor, loads, ts
+from .sqlite_db import Tx
+from .sqlite_rows import decode_cursor, dumps, loads, page_of, ts
 
 __all__ = [
     "policy_from_row",
@@ -82,10 +83,7 @@ def list_policies(tx: Tx, tenant_id: str, limit: int, cursor: str | None) -> Pag
         sql += " AND (priority < ? OR (priority = ? AND pos > ?))"
         params.extend([priority, priority, pos])
     rows = tx.execute(f"{sql} {_ORDER} LIMIT ?", [*params, limit + 1]).fetchall()
-    more = len(rows) > limit
-    rows = rows[:limit]
-    next_cursor = encode_cursor("pol", rows[-1]["priority"], rows[-1]["pos"]) if more else None
-    return PageResult([policy_from_row(row) for row in rows], next_cursor)
+    return page_of(rows, limit, policy_from_row, kind="pol", position=("priority", "pos"))
 
 
 def delete_policy(tx: Tx, tenant_id: str, policy_id: str, actor: str) -> Policy:

@@ -22,7 +22,8 @@ from .base import (
     RunFinish,
     RunRef,
 )
-from .sqlite_db import Tx, decode_cursor, dumps, encode_cursor, loads, opt_ts, ts
+from .sqlite_db import Tx
+from .sqlite_rows import decode_cursor, dumps, loads, opt_ts, page_of, ts
 
 __all__ = [
     "run_from_row",
@@ -215,10 +216,7 @@ def list_runs(
     sql += " ORDER BY pos DESC LIMIT ?"
     params.append(limit + 1)
     rows = tx.execute(sql, params).fetchall()
-    more = len(rows) > limit
-    rows = rows[:limit]
-    next_cursor = encode_cursor("run", rows[-1]["pos"]) if more else None
-    return PageResult([run_from_row(row) for row in rows], next_cursor)
+    return page_of(rows, limit, run_from_row, kind="run")
 
 
 def list_running(tx: Tx, after: int, limit: int) -> list[tuple[int, RunRef]]:
