@@ -467,7 +467,9 @@ class _BatchReader(Generic[S]):
     to 100 ids, a few of them in flight at once."""
 
     batch_size = 100
-    parallel = 4  # batches in flight at once (the client's limiter bounds requests anyway)
+    # Batches in flight at once. One keeps a client's waits on two connections (this one
+    # and the event stream) however many there are; 10,000 waits arm in a few seconds.
+    parallel = 1
 
     def __init__(self, client: AsyncSignoff, kind: Kind[S]) -> None:
         self._client = client
