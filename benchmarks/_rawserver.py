@@ -1,6 +1,7 @@
 """A minimal HTTP/1.1 keep-alive responder on 127.0.0.1, for client benchmarks.
 
-Every request gets the same 200 response with a JSON approval body, so the server costs
+Every request gets the same 200 response with a JSON approval body (``--body run``: an
+action run), so the server costs
 ~10-15 us per request and the client's own cost dominates what is measured. Prints its port
 on the first line of stdout, then serves until stdin closes or ``--lifetime`` seconds pass.
 
@@ -33,10 +34,31 @@ BODY = json.dumps(
         "requested_by": "key_71c",
     }
 ).encode()
-RESPONSE = (
-    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Request-Id: req_bench\r\n"
-    b"Content-Length: %d\r\n\r\n%s" % (len(BODY), BODY)
-)
+RUN_BODY = json.dumps(
+    {
+        "id": "run_01JD8Y3M5Q2W7E9R4T6Y8U0I1O",
+        "connection_id": "con_1",
+        "action_type": "echo",
+        "status": "succeeded",
+        "version": 2,
+        "created_at": "2026-11-21T10:04:12.123456Z",
+        "updated_at": "2026-11-21T10:04:12.123456Z",
+        "input": {"i": 1},
+        "outcome": "allow",
+        "result": {"i": 1},
+    }
+).encode()
+
+
+def response(body: bytes) -> bytes:
+    """The one response this server gives, around ``body``."""
+    return (
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Request-Id: req_bench\r\n"
+        b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+    )
+
+
+RESPONSE = response(BODY)
 
 
 class Responder(asyncio.Protocol):
@@ -87,7 +109,10 @@ async def main(lifetime: float) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--lifetime", type=float, default=120.0)
+    parser.add_argument("--body", choices=("approval", "run"), default="approval")
     args = parser.parse_args()
+    if args.body == "run":
+        RESPONSE = response(RUN_BODY)
     try:
         import uvloop
 
