@@ -13,7 +13,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 if TYPE_CHECKING:
-    from ._waits import Kind, S
+    from ._kinds import Kind, S
     from .client import AsyncSignoff
 
 T = TypeVar("T")

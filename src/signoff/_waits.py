@@ -22,67 +22,26 @@ ends and starts again with the next one.
 
 from __future__ import annotations
 
-import itertools
 import logging
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import msgspec
 
+from ._batch_read import BatchReader
+from ._kinds import ACTION_RUNS, APPROVALS, EVENT_TYPES, KINDS, Kind, S, Snapshot
 from ._retry import RETRYABLE_STATUSES, Backoff, server_wait
 from ._spawn import spawn_background
-from .errors import APIConnectionError, APIStatusError, NotFoundError, SignoffError, _copied
-from .models import ActionRun, Approval, Page
+from .errors import APIConnectionError, APIStatusError, SignoffError, _copied
+from .models import Page
 
 if TYPE_CHECKING:
     from ._sse import EventSource
     from .client import AsyncSignoff
 
-__all__ = ["WaitHub", "WaitTimedOut", "APPROVALS", "ACTION_RUNS"]
+__all__ = ["ACTION_RUNS", "APPROVALS", "Kind", "WaitHub", "WaitTimedOut"]
 
 log = logging.getLogger("signoff")
-
-
-class Snapshot(Protocol):
-    """What can be waited on: a versioned state that eventually becomes terminal."""
-
-    @property
-    def id(self) -> str: ...
-    @property
-    def version(self) -> int: ...
-    @property
-    def is_terminal(self) -> bool: ...
-
-
-S = TypeVar("S", bound=Snapshot)
-
-
-@dataclass(frozen=True)
-class Kind(Generic[S]):
-    """A kind of waitable subject: its events' type prefix, its model and its list route."""
-
-    event_prefix: str
-    model: type[S]
-    path: str
-
-    def decode(self, data: bytes | str) -> S:
-        return _decoder(self.model).decode(data)
-
-
-APPROVALS: Kind[Approval] = Kind("approval.", Approval, "/v1/approvals")
-ACTION_RUNS: Kind[ActionRun] = Kind("action.", ActionRun, "/v1/actions")
-_KINDS = (APPROVALS, ACTION_RUNS)
-_TYPES = ",".join(f"{kind.event_prefix}*" for kind in _KINDS)
-
-_decoders: dict[type[Any], msgspec.json.Decoder[Any]] = {}
-
-
-def _decoder(model: type[S]) -> msgspec.json.Decoder[S]:
-    found = _decoders.get(model)
-    if found is None:
-        found = _decoders[model] = msgspec.json.Decoder(model)
-    return found
 
 
 class _Envelope(msgspec.Struct):
@@ -153,7 +112,7 @@ class WaitHub:
         self._became_idle: anyio.Event | None = None
         self._became_busy: anyio.Event | None = None
         self._closed = False
-        self._readers: dict[str, _BatchReader[Any]] = {}
+        self._readers: dict[str, BatchReader[Any]] = {}
         self._connections_before = 0  # connections of event sources already closed
         self._source: EventSource | None = None
         # Set once the reader has decided to stop (idle or closing): from then on a new wait
@@ -257,10 +216,10 @@ class WaitHub:
                 self._changed = anyio.Event()
             await self._changed.wait()
 
-    def _reader(self, kind: Kind[S]) -> _BatchReader[S]:
+    def _reader(self, kind: Kind[S]) -> BatchReader[S]:
         reader = self._readers.get(kind.event_prefix)
         if reader is None:
-            reader = self._readers[kind.event_prefix] = _BatchReader(self._client, kind)
+            reader = self._readers[kind.event_prefix] = BatchReader(self._client, kind)
         return reader
 
     # -- the reader -----------------------------------------------------------------------
@@ -329,7 +288,7 @@ class WaitHub:
 
     async def _follow_stream(self) -> None:
         while True:
-            params: dict[str, Any] = {"types": _TYPES}
+            params: dict[str, Any] = {"types": EVENT_TYPES}
             if self._cursor is None:
                 params["after"] = "now"
             source = self._client._event_source(
@@ -361,7 +320,7 @@ class WaitHub:
         while True:
             live = self._cursor is not None
             params: dict[str, Any] = {
-                "types": _TYPES,
+                "types": EVENT_TYPES,
                 "after": self._cursor or "now",
                 "limit": 1000,
                 "wait": 25 if live else 0,
@@ -421,7 +380,7 @@ class WaitHub:
                 kind = next(iter(group)).kind
                 tg.start_soon(self._reread, self._reader(kind), subject_id)
 
-    async def _reread(self, reader: _BatchReader[Any], subject_id: str) -> None:
+    async def _reread(self, reader: BatchReader[Any], subject_id: str) -> None:
         try:
             snapshot = await reader.read(subject_id)
         except SignoffError as exc:
@@ -435,131 +394,9 @@ class WaitHub:
         waiters = self._waiters.get(envelope.subject_id)
         if not waiters:
             return
-        for kind in _KINDS:
+        for kind in KINDS:
             if envelope.type.startswith(kind.event_prefix):
                 snapshot = kind.decode(envelope.data)
                 for waiter in list(waiters):
                     waiter.offer(snapshot)
                 return
-
-
-# -- batched reads ------------------------------------------------------------------------
-
-_RETRY = object()
-
-
-class _Slot:
-    __slots__ = ("error", "event", "value")
-
-    def __init__(self) -> None:
-        self.event = anyio.Event()
-        self.value: Any = None
-        self.error: object = None
-
-    def settle(self, value: Any = None, error: object = None) -> None:
-        if not self.event.is_set():
-            self.value, self.error = value, error
-            self.event.set()
-
-
-class _BatchReader(Generic[S]):
-    """Reads many ids' current state in few requests: concurrent reads share list calls of up
-    to 100 ids, a few of them in flight at once."""
-
-    batch_size = 100
-    # Batches in flight at once. One keeps a client's waits on two connections (this one
-    # and the event stream) however many there are; 10,000 waits arm in a few seconds.
-    parallel = 1
-
-    def __init__(self, client: AsyncSignoff, kind: Kind[S]) -> None:
-        self._client = client
-        self._kind = kind
-        self._queue: dict[str, list[_Slot]] = {}
-        self._flushing = False
-        self.requests = 0  # for tests and benchmarks
-
-    async def read(self, subject_id: str) -> S:
-        while True:
-            slot = _Slot()
-            self._queue.setdefault(subject_id, []).append(slot)
-            if not self._flushing:
-                self._flushing = True
-                try:
-                    await self._flush()
-                finally:
-                    self._flushing = False
-            await slot.event.wait()
-            if slot.error is _RETRY:
-                continue  # the reader that took our id was cancelled; ask again
-            if isinstance(slot.error, BaseException):
-                raise _copied(slot.error)
-            value: S = slot.value
-            return value
-
-    async def _flush(self) -> None:
-        # One checkpoint lets every wait started in the same tick join the first batch.
-        await anyio.lowlevel.checkpoint()
-        slots = anyio.Semaphore(self.parallel)
-        try:
-            while self._queue:  # ids queued while the last batches were in flight
-                async with anyio.create_task_group() as tg:
-                    while self._queue:
-                        ids = list(itertools.islice(self._queue, self.batch_size))
-                        batch = {subject_id: self._queue.pop(subject_id) for subject_id in ids}
-                        await slots.acquire()
-                        tg.start_soon(self._read_batch, batch, slots)
-        except BaseException:
-            # Cancelled (the caller that happened to flush timed out): whoever is still
-            # queued asks again, and one of them flushes.
-            _settle_all(self._queue, error=_RETRY)
-            self._queue.clear()
-            raise
-
-    async def _read_batch(self, batch: dict[str, list[_Slot]], slots: anyio.Semaphore) -> None:
-        try:
-            found = await self._fetch(list(batch))
-        except Exception as exc:
-            _settle_all(batch, error=exc)
-            return
-        except BaseException:
-            _settle_all(batch, error=_RETRY)
-            raise
-        finally:
-            slots.release()
-        for subject_id, waiting in batch.items():
-            snapshot = found.get(subject_id)
-            if snapshot is None:
-                error = NotFoundError(
-                    f"{subject_id} was not found", status_code=404, type="not_found"
-                )
-                _settle_all({subject_id: waiting}, error=error)
-            else:
-                _settle_all({subject_id: waiting}, value=snapshot)
-
-    async def _fetch(self, ids: list[str]) -> dict[str, S]:
-        from urllib.parse import quote
-
-        kind = self._kind
-        self.requests += 1
-        if len(ids) == 1:
-            try:
-                one = await self._client._get(
-                    f"{kind.path}/{quote(ids[0], safe='')}", cast_to=kind.model
-                )
-            except NotFoundError:
-                return {}
-            return {one.id: one}
-        page = await self._client._get(
-            kind.path, cast_to=_page_of(kind.model), params={"id": ids, "limit": len(ids)}
-        )
-        return {item.id: item for item in page.data}
-
-
-def _page_of(model: type[S]) -> type[Page[S]]:
-    return Page[model]  # type: ignore[valid-type]
-
-
-def _settle_all(batch: dict[str, list[_Slot]], value: Any = None, error: object = None) -> None:
-    for slots in batch.values():
-        for slot in slots:
-            slot.settle(value, error)
