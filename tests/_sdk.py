@@ -42,14 +42,16 @@ async def deciding(
             async for event in events:
                 if event.data["status"] != "pending":
                     continue
+                # Recorded before the call: the waiter may see the decision (and end this
+                # block, cancelling us) before the call's own response is back.
+                decided.append(event.subject_id)
                 try:
                     if decision == "cancel":
                         await client.approvals.cancel(event.subject_id, comment=comment)
                     else:
                         await client.approvals.decide(event.subject_id, decision, comment=comment)
                 except ConflictError:
-                    continue  # settled before we got to it (an earlier block, a timeout)
-                decided.append(event.subject_id)
+                    decided.remove(event.subject_id)  # settled before we got to it
 
     async with anyio.create_task_group() as tg:
         tg.start_soon(decide_all)
