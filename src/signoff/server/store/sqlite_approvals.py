@@ -24,7 +24,7 @@ from .base import (
 )
 from .sqlite_db import Tx
 from .sqlite_policies import list_all_policies
-from .sqlite_rows import decode_cursor, dumps, loads, opt_ts, page_of, ts
+from .sqlite_rows import dumps, loads, newest_first, opt_ts, ts
 from .sqlite_runs import settle_for_approval
 
 __all__ = [
@@ -268,25 +268,17 @@ def list_approvals(
     tx: Tx, tenant_id: str, filters: ApprovalFilter, limit: int, cursor: str | None
 ) -> PageResult[Approval]:
     """A page of approvals, newest first."""
-    sql = "SELECT * FROM approvals WHERE tenant_id = ?"
-    params: list[Any] = [tenant_id]
-    if cursor is not None:
-        (before,) = decode_cursor("apr", cursor, 1)
-        sql += " AND pos < ?"
-        params.append(before)
-    if filters.statuses:
-        sql += f" AND status IN ({', '.join('?' * len(filters.statuses))})"
-        params.extend(filters.statuses)
-    if filters.action is not None:
-        sql += " AND action = ?"
-        params.append(filters.action)
-    if filters.ids:
-        sql += f" AND id IN ({', '.join('?' * len(filters.ids))})"
-        params.extend(filters.ids)
-    sql += " ORDER BY pos DESC LIMIT ?"
-    params.append(limit + 1)
-    rows = tx.execute(sql, params).fetchall()
-    return page_of(rows, limit, approval_from_row, kind="apr")
+    return newest_first(
+        tx,
+        "approvals",
+        tenant_id,
+        approval_from_row,
+        kind="apr",
+        limit=limit,
+        cursor=cursor,
+        equal={"action": filters.action},
+        any_of={"status": filters.statuses, "id": filters.ids},
+    )
 
 
 def has_due(tx: Tx, tenant_id: str) -> bool:

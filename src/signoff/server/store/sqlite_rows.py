@@ -15,7 +15,16 @@ import msgspec
 from ..ids import format_ts, parse_ts
 from .base import InvalidCursor, PageResult
 
-__all__ = ["dumps", "loads", "ts", "opt_ts", "encode_cursor", "decode_cursor", "page_of"]
+__all__ = [
+    "dumps",
+    "loads",
+    "ts",
+    "opt_ts",
+    "encode_cursor",
+    "decode_cursor",
+    "page_of",
+    "newest_first",
+]
 
 T = TypeVar("T")
 
@@ -80,3 +89,39 @@ def page_of(
     rows = rows[:limit]
     next_cursor = encode_cursor(kind, *(rows[-1][name] for name in position)) if more else None
     return PageResult([item(row) for row in rows], next_cursor)
+
+
+def newest_first(
+    conn: Any,
+    table: str,
+    tenant_id: str,
+    item: Callable[[sqlite3.Row], T],
+    *,
+    kind: str,
+    limit: int,
+    cursor: str | None,
+    equal: dict[str, object] | None = None,
+    any_of: dict[str, Sequence[object]] | None = None,
+) -> PageResult[T]:
+    """A page of a tenant's rows, newest first, filtered by exact values (``equal``, None
+    meaning no filter) and by sets of values (``any_of``, empty meaning no filter).
+
+    ``table`` and the column names are the callers' constants, never request input.
+    """
+    sql = f"SELECT * FROM {table} WHERE tenant_id = ?"
+    params: list[Any] = [tenant_id]
+    if cursor is not None:
+        (before,) = decode_cursor(kind, cursor, 1)
+        sql += " AND pos < ?"
+        params.append(before)
+    for column, value in (equal or {}).items():
+        if value is not None:
+            sql += f" AND {column} = ?"
+            params.append(value)
+    for column, values in (any_of or {}).items():
+        if values:
+            sql += f" AND {column} IN ({', '.join('?' * len(values))})"
+            params.extend(values)
+    sql += " ORDER BY pos DESC LIMIT ?"
+    params.append(limit + 1)
+    return page_of(conn.execute(sql, params).fetchall(), limit, item, kind=kind)

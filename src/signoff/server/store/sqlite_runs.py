@@ -23,7 +23,7 @@ from .base import (
     RunRef,
 )
 from .sqlite_db import Tx
-from .sqlite_rows import decode_cursor, dumps, loads, opt_ts, page_of, ts
+from .sqlite_rows import dumps, loads, newest_first, opt_ts, ts
 
 __all__ = [
     "run_from_row",
@@ -195,28 +195,17 @@ def list_runs(
     tx: Tx, tenant_id: str, filters: RunFilter, limit: int, cursor: str | None
 ) -> PageResult[ActionRun]:
     """A page of runs, newest first."""
-    sql = "SELECT * FROM action_runs WHERE tenant_id = ?"
-    params: list[Any] = [tenant_id]
-    if cursor is not None:
-        (before,) = decode_cursor("run", cursor, 1)
-        sql += " AND pos < ?"
-        params.append(before)
-    if filters.statuses:
-        sql += f" AND status IN ({', '.join('?' * len(filters.statuses))})"
-        params.extend(filters.statuses)
-    if filters.connection_id is not None:
-        sql += " AND connection_id = ?"
-        params.append(filters.connection_id)
-    if filters.action_type is not None:
-        sql += " AND action_type = ?"
-        params.append(filters.action_type)
-    if filters.ids:
-        sql += f" AND id IN ({', '.join('?' * len(filters.ids))})"
-        params.extend(filters.ids)
-    sql += " ORDER BY pos DESC LIMIT ?"
-    params.append(limit + 1)
-    rows = tx.execute(sql, params).fetchall()
-    return page_of(rows, limit, run_from_row, kind="run")
+    return newest_first(
+        tx,
+        "action_runs",
+        tenant_id,
+        run_from_row,
+        kind="run",
+        limit=limit,
+        cursor=cursor,
+        equal={"connection_id": filters.connection_id, "action_type": filters.action_type},
+        any_of={"status": filters.statuses, "id": filters.ids},
+    )
 
 
 def list_running(tx: Tx, after: int, limit: int) -> list[tuple[int, RunRef]]:
